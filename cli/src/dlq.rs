@@ -1,0 +1,101 @@
+//! `kokeilu dlq`: list dead-lettered messages and replay them to their original subject.
+//!
+//! A replayed message keeps its envelope (and so its message id, which the consumer's inbox
+//! checks) but gets a new `Nats-Msg-Id`, so JetStream does not drop it as a duplicate of the
+//! first delivery.
+
+use async_nats::jetstream;
+use clap::{Args, Subcommand};
+use kokeilu_bus::consumer::{DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT};
+use kokeilu_proto::subjects;
+
+#[derive(Debug, Args)]
+pub struct NatsTarget {
+    /// NATS URL (default: the stack started by `kokeilu up`).
+    #[arg(long, env = "KOKEILU_NATS_URL")]
+    nats_url: Option<String>,
+    #[arg(long, env = "KOKEILU_DATA_DIR", default_value = ".kokeilu")]
+    data_dir: std::path::PathBuf,
+}
+
+impl NatsTarget {
+    async fn connect(&self) -> anyhow::Result<jetstream::Context> {
+        let url = match &self.nats_url {
+            Some(u) => u.clone(),
+            None => crate::stack::StackInfo::load(&self.data_dir)?.nats_url,
+        };
+        let client = async_nats::connect(url).await?;
+        Ok(jetstream::new(client))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters.
+    List(NatsTarget),
+    /// Republish one dead letter (by its DLQ stream sequence) to its original subject.
+    Replay {
+        #[command(flatten)]
+        target: NatsTarget,
+        sequence: u64,
+    },
+}
+
+pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
+    match cmd {
+        DlqCommand::List(target) => {
+            let js = target.connect().await?;
+            let mut stream = js.get_stream(subjects::DEAD_LETTER_STREAM).await?;
+            let info = stream.info().await?;
+            if info.state.messages == 0 {
+                println!("no dead letters");
+                return Ok(());
+            }
+            for seq in info.state.first_sequence..=info.state.last_sequence {
+                let Ok(msg) = stream.get_raw_message(seq).await else {
+                    continue;
+                };
+                let h = |k: &str| {
+                    msg.headers
+                        .get(k)
+                        .map(|v| v.as_str().to_owned())
+                        .unwrap_or_default()
+                };
+                println!(
+                    "{seq:>6}  {}  consumer {}  deliveries {}  reason: {}",
+                    h(DLQ_SUBJECT),
+                    h(DLQ_CONSUMER),
+                    h(DLQ_DELIVERIES),
+                    h(DLQ_REASON)
+                );
+            }
+            Ok(())
+        }
+        DlqCommand::Replay { target, sequence } => {
+            let js = target.connect().await?;
+            let stream = js.get_stream(subjects::DEAD_LETTER_STREAM).await?;
+            let msg = stream.get_raw_message(sequence).await?;
+            let subject = msg
+                .headers
+                .get(DLQ_SUBJECT)
+                .map(|v| v.as_str().to_owned())
+                .ok_or_else(|| anyhow::anyhow!("dead letter {sequence} has no original subject"))?;
+            let mut headers = async_nats::HeaderMap::new();
+            for key in ["traceparent", "tracestate"] {
+                if let Some(v) = msg.headers.get(key) {
+                    headers.insert(key, v.as_str());
+                }
+            }
+            let publish = jetstream::message::PublishMessage::build()
+                .payload(msg.payload.clone())
+                .headers(headers)
+                .message_id(format!(
+                    "replay:{}:{sequence}",
+                    subjects::DEAD_LETTER_STREAM
+                ));
+            js.send_publish(subject.clone(), publish).await?.await?;
+            println!("replayed dead letter {sequence} to {subject}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! `kokeilu`: run the whole system on one machine, send referrals, inspect them, benchmark.
+//!
+//! The same binary also runs each service (`kokeilu serve …`), which is how `kokeilu up` starts
+//! them as separate processes.
+
+mod bench;
+mod client;
+mod commands;
+mod dlq;
+mod driver;
+mod fake;
+mod serve;
+mod stack;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kokeilu",
+    version,
+    about = "Kokeilu: referrals between TE offices, trial areas and AVI"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start NATS and every service on this machine (SQLite files under --data-dir); Ctrl-C stops.
+    Up(stack::UpArgs),
+    /// Send a realistic batch of referrals to a running stack and let the areas answer.
+    Demo(commands::DemoArgs),
+    /// Send one referral.
+    Refer(commands::ReferArgs),
+    /// Acknowledge a client at an area.
+    Ack(commands::AckArgs),
+    /// Reject a referral at an area.
+    Reject(commands::RejectArgs),
+    /// Show one referral and its status history at the TE office.
+    Status(commands::StatusArgs),
+    /// List referrals at the TE office.
+    List(commands::ListArgs),
+    /// Follow referral status changes at the TE office.
+    Watch(commands::WatchArgs),
+    /// Push N referrals through a fresh stack and print throughput and latency.
+    Bench(bench::BenchArgs),
+    /// Dead-lettered messages: list and replay.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Run one service in this process.
+    #[command(subcommand)]
+    Serve(serve::ServeCommand),
+    /// List the trial areas of the 2021–2024 trial with their municipalities.
+    Areas,
+    /// Install the pinned nats-server into the tools folder (done automatically when needed).
+    InstallNats {
+        #[arg(long, env = "KOKEILU_TOOLS_DIR", default_value = ".tools")]
+        tools_dir: std::path::PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kokeilu: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => stack::up(args).await,
+            Command::Demo(args) => commands::demo(args).await,
+            Command::Refer(args) => commands::refer(args).await,
+            Command::Ack(args) => commands::ack(args).await,
+            Command::Reject(args) => commands::reject(args).await,
+            Command::Status(args) => commands::status(args).await,
+            Command::List(args) => commands::list(args).await,
+            Command::Watch(args) => commands::watch(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Serve(cmd) => serve::run(cmd).await,
+            Command::Areas => commands::areas(),
+            Command::InstallNats { tools_dir } => {
+                let path = kokeilu_platform::nats_server::locate(&tools_dir)?;
+                println!("{}", path.display());
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kokeilu: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

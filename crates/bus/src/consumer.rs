@@ -1,0 +1,373 @@
+//! Durable JetStream consumers that apply each message exactly once.
+//!
+//! For every message: open a transaction, record its id in the inbox (a redelivery is acked and
+//! skipped), let the [`Handler`] apply it (it may enqueue outgoing messages in the same
+//! transaction), commit, and only then ack. Messages of one correlation id (one referral) are
+//! handled in order by the same worker; different referrals run in parallel.
+//!
+//! A handler error is either permanent (the message can never succeed: bad payload, wrong
+//! recipient) and the message is dead-lettered at once, or transient (database busy, …) and the
+//! message is redelivered with backoff until `max_deliveries`, then dead-lettered. Dead letters go
+//! to `kokeilu.v1.dlq.<consumer>` with the reason in headers, and can be listed and replayed.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::{self, AckKind, consumer::pull};
+use futures::StreamExt;
+use kokeilu_platform::SharedClock;
+use kokeilu_platform::propagation::{NatsHeadersRef, set_parent_from};
+use kokeilu_proto::common::Envelope;
+use kokeilu_proto::subjects;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::db::{Db, Tx};
+use crate::envelope;
+use crate::inbox;
+use crate::outbox::Outbox;
+
+/// Header naming why a message was dead-lettered.
+pub const DLQ_REASON: &str = "Kokeilu-Dead-Reason";
+/// Header naming the subject a dead letter was first published on.
+pub const DLQ_SUBJECT: &str = "Kokeilu-Original-Subject";
+/// Header with the delivery count when a message was dead-lettered.
+pub const DLQ_DELIVERIES: &str = "Kokeilu-Deliveries";
+/// Header naming the consumer that gave up.
+pub const DLQ_CONSUMER: &str = "Kokeilu-Consumer";
+
+/// One decoded message handed to a [`Handler`].
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub subject: String,
+    pub envelope: Envelope,
+    /// How many times JetStream has delivered it (1 on first delivery).
+    pub delivered: i64,
+    /// Trace context the message arrived with.
+    pub trace_context: Vec<(String, String)>,
+}
+
+/// What went wrong in a handler.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The message can never be applied: dead-letter it now.
+    #[error("permanent: {0}")]
+    Permanent(String),
+    /// Try again later.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Transient(e.to_string())
+    }
+}
+
+impl From<envelope::EnvelopeError> for HandlerError {
+    fn from(e: envelope::EnvelopeError) -> Self {
+        Self::Permanent(e.to_string())
+    }
+}
+
+/// Applies one message inside the consumer's transaction.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        tx: &mut Tx,
+        msg: &Incoming,
+    ) -> impl std::future::Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Called after a successful commit (e.g. to wake watchers).
+    fn committed(&self, _msg: &Incoming) {}
+}
+
+/// A durable consumer's settings.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub stream: String,
+    pub durable: String,
+    pub filter_subjects: Vec<String>,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliveries: i64,
+    /// Redelivery delays after the 1st, 2nd, … failed delivery (the last repeats).
+    pub backoff: Vec<Duration>,
+    /// Parallel workers (messages of one correlation id always go to the same worker).
+    pub workers: usize,
+    pub ack_wait: Duration,
+}
+
+impl ConsumerConfig {
+    pub fn new(stream: &str, durable: &str, filter_subjects: Vec<String>) -> Self {
+        Self {
+            stream: stream.into(),
+            durable: durable.into(),
+            filter_subjects,
+            max_deliveries: 5,
+            backoff: vec![
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(120),
+            ],
+            workers: 4,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+
+    fn delay_after(&self, delivered: i64) -> Duration {
+        let i = usize::try_from(delivered.saturating_sub(1)).unwrap_or(0);
+        self.backoff
+            .get(i)
+            .or(self.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(5))
+    }
+}
+
+/// Runs a [`Handler`] over a durable consumer.
+pub struct Consumer<H> {
+    db: Db,
+    js: jetstream::Context,
+    config: ConsumerConfig,
+    handler: Arc<H>,
+    outbox: Outbox,
+    clock: SharedClock,
+}
+
+struct Work {
+    message: jetstream::Message,
+    envelope: Envelope,
+}
+
+impl<H: Handler> Consumer<H> {
+    pub fn new(
+        db: Db,
+        js: jetstream::Context,
+        config: ConsumerConfig,
+        handler: Arc<H>,
+        outbox: Outbox,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            db,
+            js,
+            config,
+            handler,
+            outbox,
+            clock,
+        }
+    }
+
+    /// Creates the durable consumer if missing; returns it.
+    pub async fn ensure(&self) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+        let stream = self.js.get_stream(&self.config.stream).await?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &self.config.durable,
+                pull::Config {
+                    durable_name: Some(self.config.durable.clone()),
+                    filter_subjects: self.config.filter_subjects.clone(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.config.ack_wait,
+                    max_deliver: -1,
+                    max_ack_pending: 10_000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        Ok(consumer)
+    }
+
+    /// Consumes until `cancel`; then stops fetching and lets in-flight messages finish.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let consumer = self.ensure().await?;
+        let mut messages = consumer.messages().await?;
+        let this = Arc::new(self);
+        let workers = this.config.workers.max(1);
+        let mut senders = Vec::with_capacity(workers);
+        let mut tasks = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (tx, mut rx) = mpsc::channel::<Work>(256);
+            senders.push(tx);
+            let worker = this.clone();
+            tasks.push(tokio::spawn(async move {
+                while let Some(work) = rx.recv().await {
+                    worker.process(work).await;
+                }
+            }));
+        }
+        loop {
+            let next = tokio::select! {
+                () = cancel.cancelled() => break,
+                next = messages.next() => next,
+            };
+            let message = match next {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    tracing::warn!(consumer = %this.config.durable, error = %e, "consumer stream error");
+                    continue;
+                }
+                None => break,
+            };
+            match envelope::decode(&message.payload) {
+                Ok(env) => {
+                    let slot = partition(&env.correlation_id, workers);
+                    if senders[slot]
+                        .send(Work {
+                            message,
+                            envelope: env,
+                        })
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+                    this.dead_letter(&message, &format!("undecodable envelope: {e}"), delivered)
+                        .await;
+                }
+            }
+        }
+        drop(senders);
+        for t in tasks {
+            let _ = t.await;
+        }
+        Ok(())
+    }
+
+    async fn process(&self, work: Work) {
+        let Work { message, envelope } = work;
+        let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        let span = tracing::info_span!(
+            "consumer.process",
+            otel.name = %format!("{} process", message.subject),
+            otel.kind = "consumer",
+            consumer = %self.config.durable,
+            messaging.message.id = %envelope.message_id,
+            correlation_id = %envelope.correlation_id,
+            delivered,
+        );
+        let trace_context = message
+            .headers
+            .as_ref()
+            .map(trace_pairs)
+            .unwrap_or_default();
+        if let Some(h) = &message.headers {
+            set_parent_from(&span, &NatsHeadersRef(h));
+        }
+        let incoming = Incoming {
+            subject: message.subject.to_string(),
+            envelope,
+            delivered,
+            trace_context,
+        };
+        async {
+            if delivered > self.config.max_deliveries {
+                self.dead_letter(&message, "too many deliveries", delivered).await;
+                return;
+            }
+            match self.apply(&incoming).await {
+                Ok(()) => {
+                    if let Err(e) = message.ack().await {
+                        tracing::warn!(error = %e, "ack failed; the redelivery will be skipped");
+                    }
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    tracing::error!(reason = %reason, "message can never be applied; dead-lettering");
+                    self.dead_letter(&message, &reason, delivered).await;
+                }
+                Err(HandlerError::Transient(reason)) if delivered >= self.config.max_deliveries => {
+                    tracing::error!(reason = %reason, "giving up after {delivered} deliveries");
+                    self.dead_letter(&message, &reason, delivered).await;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    let delay = self.config.delay_after(delivered);
+                    tracing::warn!(reason = %reason, ?delay, "will retry");
+                    let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+                }
+            }
+        }
+        .instrument(span)
+        .await;
+    }
+
+    async fn apply(&self, incoming: &Incoming) -> Result<(), HandlerError> {
+        let mut tx = self.db.begin().await?;
+        let fresh = inbox::record(
+            &mut tx,
+            &incoming.envelope.message_id,
+            &incoming.subject,
+            self.clock.now(),
+        )
+        .await?;
+        if !fresh {
+            tx.rollback().await?;
+            tracing::debug!("duplicate delivery skipped");
+            return Ok(());
+        }
+        self.handler.handle(&mut tx, incoming).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        self.handler.committed(incoming);
+        Ok(())
+    }
+
+    async fn dead_letter(&self, message: &jetstream::Message, reason: &str, delivered: i64) {
+        let mut headers = message.headers.clone().unwrap_or_default();
+        headers.insert(DLQ_REASON, truncate(reason, 500).as_str());
+        headers.insert(DLQ_SUBJECT, message.subject.as_str());
+        headers.insert(DLQ_DELIVERIES, delivered.to_string().as_str());
+        headers.insert(DLQ_CONSUMER, self.config.durable.as_str());
+        let seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let id = format!("dlq:{}:{}:{seq}", self.config.durable, self.config.stream);
+        let publish = PublishMessage::build()
+            .payload(message.payload.clone())
+            .headers(headers)
+            .message_id(id);
+        let sent = async {
+            self.js
+                .send_publish(subjects::dead_letter(&self.config.durable), publish)
+                .await?
+                .await
+        };
+        match sent.await {
+            Ok(_) => {
+                let _ = message.ack_with(AckKind::Term).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot dead-letter; will retry");
+                let _ = message
+                    .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
+                    .await;
+            }
+        }
+    }
+}
+
+fn partition(key: &str, n: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % n as u64) as usize
+}
+
+fn trace_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    ["traceparent", "tracestate"]
+        .iter()
+        .filter_map(|k| {
+            headers
+                .get(*k)
+                .map(|v| ((*k).to_owned(), v.as_str().to_owned()))
+        })
+        .collect()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

@@ -1,0 +1,29 @@
+//! How Kokeilu's services move messages without losing or doubling any (DESIGN.md §3).
+//!
+//! ```text
+//! handler tx { state change + outbox::enqueue } ─► Relay ─► JetStream (Nats-Msg-Id = message id)
+//! JetStream ─► Consumer ─► tx { inbox::record (dedup) + Handler::handle + outbox rows } ─► ack
+//! ```
+//!
+//! - [`db`]: the service's SQL database (SQLite or PostgreSQL) behind one handle.
+//! - [`envelope`]: sealing payloads into envelopes and opening them.
+//! - [`outbox`]: rows written in the caller's transaction, and the relay that publishes them
+//!   (pipelined, every JetStream ack awaited before a row is marked sent).
+//! - [`inbox`]: message ids recorded in the consumer's transaction; a redelivery is skipped.
+//! - [`consumer`]: durable pull consumers with per-correlation ordering, bounded redelivery with
+//!   backoff and a dead-letter subject.
+//! - [`streams`] and [`nats`]: stream definitions and connecting.
+
+pub mod consumer;
+pub mod db;
+pub mod envelope;
+pub mod inbox;
+pub mod nats;
+pub mod node;
+pub mod outbox;
+pub mod streams;
+
+pub use consumer::{Consumer, ConsumerConfig, Handler, HandlerError, Incoming};
+pub use db::{Backend, Db, Migrations, Tx};
+pub use node::{Node, Task};
+pub use outbox::{Outbox, OutgoingMessage, Relay, RelayConfig};

@@ -1,0 +1,117 @@
+//! Flags every service takes. Each flag has an environment variable; services flatten these into
+//! their own `clap` settings.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+
+use crate::clock::{SharedClock, SystemClock};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable, for terminals.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Telemetry and clock flags shared by every service.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Log format.
+    #[arg(long, env = "KOKEILU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "KOKEILU_LOG", default_value = "info")]
+    pub log: String,
+
+    /// OTLP/gRPC endpoint for traces, e.g. http://127.0.0.1:4317. Export is off when unset.
+    #[arg(long, env = "KOKEILU_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Start the service clock at this instant (RFC 3339) and let it run; for demos and training.
+    /// Unset: the machine's clock.
+    #[arg(long, env = "KOKEILU_CLOCK_START")]
+    pub clock_start: Option<DateTime<Utc>>,
+}
+
+impl CommonArgs {
+    /// The clock these flags ask for.
+    pub fn clock(&self) -> SharedClock {
+        match self.clock_start {
+            Some(start) => SystemClock::starting_at(start).shared(),
+            None => SystemClock::new().shared(),
+        }
+    }
+}
+
+/// Where a service listens and what it connects to.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// NATS server URL(s), comma separated.
+    #[arg(
+        long,
+        env = "KOKEILU_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+
+    /// JetStream replicas for the streams this service creates (1 on one machine, 3 in a cluster).
+    #[arg(long, env = "KOKEILU_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(long, env = "KOKEILU_DATABASE_URL")]
+    pub database_url: String,
+
+    /// Largest number of database connections.
+    #[arg(long, env = "KOKEILU_DATABASE_MAX_CONNECTIONS", default_value_t = 8)]
+    pub database_max_connections: u32,
+
+    /// gRPC listen address.
+    #[arg(long, env = "KOKEILU_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
+    pub grpc_listen: SocketAddr,
+}
+
+/// What a service connects to and where it listens, as validated values.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub nats_url: String,
+    pub stream_replicas: usize,
+    pub grpc_listen: SocketAddr,
+    /// Parallel message handlers per consumer.
+    pub consumer_workers: usize,
+}
+
+impl ServiceConfig {
+    /// A configuration on loopback with an OS-chosen port (tests, local runs).
+    pub fn local(database_url: &str, nats_url: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            database_max_connections: 8,
+            nats_url: nats_url.to_owned(),
+            stream_replicas: 1,
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            consumer_workers: 4,
+        }
+    }
+}
+
+impl ConnectionArgs {
+    pub fn to_config(&self, consumer_workers: usize) -> ServiceConfig {
+        ServiceConfig {
+            database_url: self.database_url.clone(),
+            database_max_connections: self.database_max_connections,
+            nats_url: self.nats_url.clone(),
+            stream_replicas: self.stream_replicas,
+            grpc_listen: self.grpc_listen,
+            consumer_workers,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Mechanism every Kokeilu service shares, and nothing of any one service's domain.
+//!
+//! - [`config`]: the flags common to every service (each with its environment variable).
+//! - [`clock`]: an injectable clock, so deadlines and timestamps can be driven in tests.
+//! - [`telemetry`]: logs (pretty or JSON) and OpenTelemetry tracing with optional OTLP export.
+//! - [`propagation`]: W3C trace context in gRPC metadata and NATS headers.
+//! - [`grpc`]: serving a tonic service with health, reflection and a tracing span per call, and
+//!   field-level `INVALID_ARGUMENT` errors.
+//! - [`shutdown`]: SIGINT/SIGTERM handling.
+//! - [`nats_server`]: finding, installing and running a local `nats-server` (tests, `kokeilu up`).
+
+pub mod clock;
+pub mod config;
+pub mod grpc;
+pub mod nats_server;
+pub mod propagation;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -1,0 +1,25 @@
+//! Compiles `proto/` with protox (pure Rust, no system `protoc`) and generates prost messages and
+//! tonic clients and servers, plus one descriptor set for gRPC reflection.
+
+use std::path::PathBuf;
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "kokeilu/common/v1/envelope.proto",
+        "kokeilu/referral/v1/referral.proto",
+        "kokeilu/teoffice/v1/te_office.proto",
+        "kokeilu/trialarea/v1/trial_area.proto",
+    ];
+    let fds = protox::compile(files, [&root])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("kokeilu_descriptor.bin"), fds.encode_to_vec())?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    println!("cargo:rerun-if-changed={}", root.display());
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! Test harness shared by every Kokeilu test: real infrastructure, started per test.
+//!
+//! - [`nats`]: a real `nats-server` (JetStream on, free port, temporary store), installed into
+//!   the workspace's `.tools/` on first use if the machine has no new enough one.
+//! - [`TestDb`]: a fresh SQLite file or a fresh PostgreSQL database per test, dropped afterwards.
+//!   PostgreSQL tests skip with a message when no server is reachable, unless
+//!   `KOKEILU_REQUIRE_POSTGRES=1` (set by CI), where an unreachable server fails the test.
+//! - [`wait_for`]: poll an async condition until it holds or a generous deadline passes.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kokeilu_platform::nats_server::{self, NatsOptions, NatsProcess};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Starts a JetStream-enabled `nats-server` on a free port with a temporary store.
+pub fn nats() -> NatsProcess {
+    nats_with(&NatsOptions::default())
+}
+
+/// Starts a `nats-server` with the given options.
+pub fn nats_with(options: &NatsOptions) -> NatsProcess {
+    let binary = nats_server::locate(&workspace_root().join(".tools"))
+        .unwrap_or_else(|e| panic!("no usable nats-server: {e:#}"));
+    NatsProcess::start(&binary, options)
+        .unwrap_or_else(|e| panic!("nats-server did not start: {e:#}"))
+}
+
+/// Polls `check` every 25 ms until it returns `Some`, panicking with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+#[derive(Debug)]
+pub struct TestDb {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+/// URL of the PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("KOKEILU_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn postgres_required() -> bool {
+    std::env::var("KOKEILU_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+impl TestDb {
+    /// A database on `backend`; `None` (with a message) when PostgreSQL is not reachable and not
+    /// required.
+    pub async fn new(backend: TestBackend) -> Option<Self> {
+        match backend {
+            TestBackend::Sqlite => Some(Self::sqlite()),
+            TestBackend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// A fresh SQLite file in a temporary folder.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self {
+            url,
+            _dir: Some(dir),
+            pg_name: None,
+        }
+    }
+
+    /// A fresh PostgreSQL database, or `None` when no server is reachable (see module docs).
+    pub async fn postgres() -> Option<Self> {
+        use sqlx::{ConnectOptions, Executor};
+        use std::str::FromStr;
+        let admin = postgres_admin_url();
+        let options = match sqlx::postgres::PgConnectOptions::from_str(&admin) {
+            Ok(o) => o,
+            Err(e) => panic!("KOKEILU_TEST_POSTGRES_URL is not a PostgreSQL URL: {e}"),
+        };
+        let mut conn = match tokio::time::timeout(Duration::from_secs(5), options.connect()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) if !postgres_required() => {
+                eprintln!(
+                    "SKIPPED: PostgreSQL not reachable at {admin} ({e}); set KOKEILU_TEST_POSTGRES_URL"
+                );
+                return None;
+            }
+            Err(_) if !postgres_required() => {
+                eprintln!("SKIPPED: PostgreSQL at {admin} did not answer within 5 s");
+                return None;
+            }
+            Ok(Err(e)) => panic!(
+                "PostgreSQL required (KOKEILU_REQUIRE_POSTGRES) but not reachable at {admin}: {e}"
+            ),
+            Err(_) => {
+                panic!("PostgreSQL required (KOKEILU_REQUIRE_POSTGRES) but {admin} did not answer")
+            }
+        };
+        let name = format!("kokeilu_test_{}", uuid::Uuid::new_v4().simple());
+        conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap_or_else(|e| panic!("cannot create test database: {e}"));
+        let url = options.database(&name).to_url_lossy().to_string();
+        Some(Self {
+            url,
+            _dir: None,
+            pg_name: Some(name),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn backend(&self) -> TestBackend {
+        if self.pg_name.is_some() {
+            TestBackend::Postgres
+        } else {
+            TestBackend::Sqlite
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop runs outside any runtime guarantee: use a thread with its own runtime.
+        let admin = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                use sqlx::{ConnectOptions, Executor};
+                use std::str::FromStr;
+                if let Ok(options) = sqlx::postgres::PgConnectOptions::from_str(&admin)
+                    && let Ok(mut conn) = options.connect().await
+                {
+                    let _ = conn
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Path of the `kokeilu` binary of this workspace (built by `cargo test --workspace`; built here
+/// if missing, e.g. when one test crate is run alone).
+pub fn kokeilu_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("no current exe: {e}"));
+    // target/<profile>/deps/<test> → target/<profile>/kokeilu
+    let profile_dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target/debug"));
+    let bin = profile_dir.join("kokeilu");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "kokeilu-cli", "--bin", "kokeilu"])
+            .current_dir(workspace_root())
+            .status()
+            .unwrap_or_else(|e| panic!("cannot build kokeilu: {e}"));
+        assert!(status.success(), "building kokeilu failed");
+    }
+    bin
+}
+
+/// A service run as its own process (`kokeilu serve …`), for tests that kill processes.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: std::process::Child,
+    pub port: u16,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl ServiceProcess {
+    /// Starts `kokeilu <args>` with `env` on a free gRPC port and waits until the port accepts.
+    pub fn start(args: &[&str], env: &[(&str, String)], log: PathBuf) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("no free port: {e}"));
+        let mut s = Self {
+            child: Self::spawn(args, env, port, &log),
+            port,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            log,
+        };
+        s.wait_listening();
+        s
+    }
+
+    fn spawn(
+        args: &[impl AsRef<str>],
+        env: &[(impl AsRef<str>, String)],
+        port: u16,
+        log: &std::path::Path,
+    ) -> std::process::Child {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|e| panic!("cannot open log {}: {e}", log.display()));
+        let mut cmd = std::process::Command::new(kokeilu_binary());
+        cmd.args(args.iter().map(AsRef::as_ref))
+            .env("KOKEILU_GRPC_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KOKEILU_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(file.try_clone().unwrap_or_else(|e| panic!("{e}")))
+            .stderr(file);
+        for (k, v) in env {
+            cmd.env(k.as_ref(), v);
+        }
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start kokeilu: {e}"))
+    }
+
+    fn wait_listening(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("service exited at start ({status}):\n{log}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "service did not listen within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the same service again on the same port, database and NATS.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = Self::spawn(&self.args, &self.env, self.port, &self.log);
+        self.wait_listening();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

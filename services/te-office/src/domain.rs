@@ -1,0 +1,339 @@
+//! The TE office's rules for a referral, free of wire and storage types.
+//!
+//! A request becomes a [`NewReferral`] only if every field is valid; [`route`] then decides which
+//! trial area is competent for the client's home municipality on the referral date.
+
+use chrono::NaiveDate;
+use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_rules::hetu::Hetu;
+use kokeilu_rules::registry::Registry;
+use sha2::{Digest, Sha256};
+
+/// Target-group grounds (1269/2020 4 §), as stored (the wire enum's numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Ground {
+    NoEarningsRelatedAllowance = 1,
+    Under30 = 2,
+    Immigrant = 3,
+    ForeignLanguage = 4,
+    AtRiskOfUnemployment = 5,
+    TemporaryProtection = 6,
+}
+
+impl Ground {
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            1 => Self::NoEarningsRelatedAllowance,
+            2 => Self::Under30,
+            3 => Self::Immigrant,
+            4 => Self::ForeignLanguage,
+            5 => Self::AtRiskOfUnemployment,
+            6 => Self::TemporaryProtection,
+            _ => return None,
+        })
+    }
+
+    /// Stored form: comma-separated numbers.
+    pub fn encode_list(grounds: &[Ground]) -> String {
+        grounds
+            .iter()
+            .map(|g| (*g as i32).to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub fn decode_list(s: &str) -> Vec<Ground> {
+        s.split(',')
+            .filter_map(|p| p.trim().parse().ok().and_then(Ground::from_i32))
+            .collect()
+    }
+}
+
+/// Where a referral is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Issued = 1,
+    Delivered = 2,
+    Acknowledged = 3,
+    Rejected = 4,
+}
+
+impl Status {
+    pub fn from_i64(v: i64) -> Option<Self> {
+        Some(match v {
+            1 => Self::Issued,
+            2 => Self::Delivered,
+            3 => Self::Acknowledged,
+            4 => Self::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// Whether the area has not decided yet.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Issued | Self::Delivered)
+    }
+}
+
+/// The validated content of a SubmitReferral call.
+#[derive(Debug, Clone)]
+pub struct NewReferral {
+    pub idempotency_key: String,
+    pub hetu: Hetu,
+    pub home_municipality_code: String,
+    pub job_search_start: NaiveDate,
+    pub grounds: Vec<Ground>,
+}
+
+/// Raw request fields, as the gRPC layer extracts them.
+#[derive(Debug, Clone, Default)]
+pub struct RawReferral {
+    pub idempotency_key: String,
+    pub henkilotunnus: String,
+    pub home_municipality_code: String,
+    pub job_search_start: Option<Option<NaiveDate>>,
+    pub grounds: Vec<i32>,
+}
+
+impl NewReferral {
+    /// Validates every field against the registry and the referral date; all violations at once.
+    pub fn validate(
+        raw: RawReferral,
+        registry: &Registry,
+        today: NaiveDate,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut bad = Vec::new();
+        let key = raw.idempotency_key.trim().to_owned();
+        if key.is_empty() || key.chars().count() > 128 || key.chars().any(char::is_control) {
+            bad.push(FieldViolation::new(
+                "idempotency_key",
+                "required: 1 to 128 printable characters",
+            ));
+        }
+        let hetu = match Hetu::parse(&raw.henkilotunnus) {
+            Ok(h) if h.is_temporary() => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.henkilotunnus",
+                    "a temporary identity code (individual number 900-999) cannot be referred",
+                ));
+                None
+            }
+            Ok(h) if h.birth_date() > today => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.henkilotunnus",
+                    "birth date is in the future",
+                ));
+                None
+            }
+            Ok(h) => Some(h),
+            Err(e) => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.henkilotunnus",
+                    e.to_string(),
+                ));
+                None
+            }
+        };
+        let code = raw.home_municipality_code.trim().to_owned();
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            bad.push(FieldViolation::new(
+                "jobseeker.home_municipality_code",
+                "must be a 3-digit Statistics Finland municipality code",
+            ));
+        } else if registry.municipality(&code).is_none() {
+            bad.push(FieldViolation::new(
+                "jobseeker.home_municipality_code",
+                "unknown municipality code",
+            ));
+        }
+        let start = match raw.job_search_start {
+            None => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.job_search_start_date",
+                    "required",
+                ));
+                None
+            }
+            Some(None) => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.job_search_start_date",
+                    "not a calendar date",
+                ));
+                None
+            }
+            Some(Some(d)) if d > today => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.job_search_start_date",
+                    "is after the referral date",
+                ));
+                None
+            }
+            Some(Some(d)) if hetu.as_ref().is_some_and(|h| d < h.birth_date()) => {
+                bad.push(FieldViolation::new(
+                    "jobseeker.job_search_start_date",
+                    "is before the jobseeker's birth date",
+                ));
+                None
+            }
+            Some(Some(d)) => Some(d),
+        };
+        let mut grounds = Vec::new();
+        if raw.grounds.is_empty() {
+            bad.push(FieldViolation::new(
+                "jobseeker.grounds",
+                "at least one target-group ground (4 §) is required",
+            ));
+        }
+        for (i, g) in raw.grounds.iter().enumerate() {
+            match Ground::from_i32(*g) {
+                Some(g) => grounds.push(g),
+                None => bad.push(FieldViolation::new(
+                    format!("jobseeker.grounds[{i}]"),
+                    "unknown or unspecified ground",
+                )),
+            }
+        }
+        grounds.sort();
+        grounds.dedup();
+        if let Some(h) = &hetu
+            && grounds.contains(&Ground::Under30)
+            && h.age_on(today) >= 30
+        {
+            bad.push(FieldViolation::new(
+                "jobseeker.grounds",
+                "UNDER_30 does not match the birth date in the henkilötunnus",
+            ));
+        }
+        match (hetu, start) {
+            (Some(hetu), Some(job_search_start)) if bad.is_empty() => Ok(Self {
+                idempotency_key: key,
+                hetu,
+                home_municipality_code: code,
+                job_search_start,
+                grounds,
+            }),
+            _ => Err(bad),
+        }
+    }
+
+    /// Fingerprint of the content, to tell a retry from a different request with the same key.
+    pub fn fingerprint(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.hetu.expose().as_bytes());
+        h.update(b"|");
+        h.update(self.home_municipality_code.as_bytes());
+        h.update(b"|");
+        h.update(self.job_search_start.to_string().as_bytes());
+        h.update(b"|");
+        h.update(Ground::encode_list(&self.grounds).as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Why no referral can be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotReferable {
+    /// No trial generation is in force on the date.
+    NoTrialInForce { date: NaiveDate },
+    /// The municipality belongs to no trial area on the date: the TE office keeps the client.
+    OutsideTrialAreas {
+        municipality: String,
+        date: NaiveDate,
+    },
+}
+
+/// The trial area competent for `municipality` on `date`.
+pub fn route(
+    registry: &Registry,
+    municipality: &str,
+    date: NaiveDate,
+) -> Result<String, NotReferable> {
+    if registry.trial_in_force(date).is_none() {
+        return Err(NotReferable::NoTrialInForce { date });
+    }
+    registry
+        .area_for_municipality(municipality, date)
+        .map(|a| a.slug.clone())
+        .ok_or_else(|| NotReferable::OutsideTrialAreas {
+            municipality: municipality.to_owned(),
+            date,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn raw(hetu: &str, code: &str) -> RawReferral {
+        RawReferral {
+            idempotency_key: "k-1".into(),
+            henkilotunnus: hetu.into(),
+            home_municipality_code: code.into(),
+            job_search_start: Some(Some(day(2024, 3, 1))),
+            grounds: vec![1],
+        }
+    }
+
+    #[test]
+    fn a_valid_request_passes() {
+        let r = NewReferral::validate(
+            raw("131052-308T", "205"),
+            Registry::builtin(),
+            day(2024, 3, 4),
+        )
+        .unwrap();
+        assert_eq!(r.home_municipality_code, "205");
+        assert_eq!(r.grounds, vec![Ground::NoEarningsRelatedAllowance]);
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let mut r = raw("131052-308X", "9999");
+        r.idempotency_key = String::new();
+        r.grounds = vec![0];
+        r.job_search_start = Some(None);
+        let errs = NewReferral::validate(r, Registry::builtin(), day(2024, 3, 4)).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "idempotency_key",
+                "jobseeker.henkilotunnus",
+                "jobseeker.home_municipality_code",
+                "jobseeker.job_search_start_date",
+                "jobseeker.grounds[0]"
+            ]
+        );
+        assert!(errs.iter().all(|v| !v.description.contains("131052")));
+    }
+
+    #[test]
+    fn under_30_must_match_the_birth_date() {
+        let mut r = raw("131052-308T", "205");
+        r.grounds = vec![2];
+        let errs = NewReferral::validate(r, Registry::builtin(), day(2024, 3, 4)).unwrap_err();
+        assert_eq!(errs[0].field, "jobseeker.grounds");
+    }
+
+    #[test]
+    fn routing_follows_the_home_municipality() {
+        let reg = Registry::builtin();
+        assert_eq!(route(reg, "205", day(2024, 3, 4)).unwrap(), "kainuu");
+        assert_eq!(route(reg, "837", day(2024, 3, 4)).unwrap(), "pirkanmaa");
+        assert_eq!(route(reg, "091", day(2024, 3, 4)).unwrap(), "helsinki");
+        // Kauniainen (235) is in no trial area.
+        assert!(matches!(
+            route(reg, "235", day(2024, 3, 4)),
+            Err(NotReferable::OutsideTrialAreas { .. })
+        ));
+        // After the 2021–2024 trial ended nothing is referred.
+        assert!(matches!(
+            route(reg, "205", day(2025, 2, 3)),
+            Err(NotReferable::NoTrialInForce { .. })
+        ));
+    }
+}

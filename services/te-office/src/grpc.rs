@@ -1,0 +1,255 @@
+//! The TeOfficeService gRPC API: converts wire types, calls the desk, converts back.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_proto::teoffice::{self as pb, te_office_service_server::TeOfficeService};
+use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
+use tonic::{Request, Response, Status};
+
+use crate::db::{EventRow, ListQuery, ReferralRow};
+use crate::domain::{NewReferral, RawReferral, Status as RefStatus};
+use crate::error::Error;
+use crate::referrals::Desk;
+
+/// gRPC front of the desk.
+#[derive(Clone)]
+pub struct Api {
+    desk: Desk,
+}
+
+impl Api {
+    pub fn new(desk: Desk) -> Self {
+        Self { desk }
+    }
+}
+
+fn wire_status(s: RefStatus) -> pb::ReferralStatus {
+    match s {
+        RefStatus::Issued => pb::ReferralStatus::Issued,
+        RefStatus::Delivered => pb::ReferralStatus::Delivered,
+        RefStatus::Acknowledged => pb::ReferralStatus::Acknowledged,
+        RefStatus::Rejected => pb::ReferralStatus::Rejected,
+    }
+}
+
+fn domain_status(v: i32, field: &str) -> Result<Option<RefStatus>, Error> {
+    match pb::ReferralStatus::try_from(v) {
+        Ok(pb::ReferralStatus::Unspecified) => Ok(None),
+        Ok(s) => Ok(RefStatus::from_i64(s as i64)),
+        Err(_) => Err(Error::Invalid(vec![FieldViolation::new(
+            field,
+            "unknown status",
+        )])),
+    }
+}
+
+fn referral_to_wire(r: &ReferralRow, history: &[EventRow]) -> pb::Referral {
+    pb::Referral {
+        referral_id: r.referral_id.clone(),
+        area_id: r.area_id.clone(),
+        home_municipality_code: r.home_municipality_code.clone(),
+        status: wire_status(r.status) as i32,
+        history: history
+            .iter()
+            .map(|e| pb::StatusChange {
+                status: wire_status(e.status) as i32,
+                at: Some(timestamp_from(e.at)),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        referral_date: Some(date_from_naive(r.referral_date)),
+        job_search_start_date: Some(date_from_naive(r.job_search_start)),
+        grounds: r.grounds.iter().map(|g| *g as i32).collect(),
+        rejection_reason: r.rejection_reason,
+        created_at: Some(timestamp_from(r.created_at)),
+    }
+}
+
+fn change_to_wire(e: &EventRow) -> pb::ReferralStatusChange {
+    pb::ReferralStatusChange {
+        cursor: e.seq.to_string(),
+        referral_id: e.referral_id.clone(),
+        area_id: e.area_id.clone(),
+        status: wire_status(e.status) as i32,
+        at: Some(timestamp_from(e.at)),
+        detail: e.detail.clone(),
+    }
+}
+
+fn page_size(v: u32) -> Result<i64, Error> {
+    match v {
+        0 => Ok(100),
+        1..=1000 => Ok(i64::from(v)),
+        _ => Err(Error::Invalid(vec![FieldViolation::new(
+            "page_size",
+            "must be between 1 and 1000",
+        )])),
+    }
+}
+
+fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    token
+        .split_once(':')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+        .map(Some)
+        .ok_or_else(|| Error::Invalid(vec![FieldViolation::new("page_token", "not a page token")]))
+}
+
+fn parse_cursor(cursor: &str) -> Result<Option<i64>, Error> {
+    match cursor {
+        "" => Ok(Some(0)),
+        "now" => Ok(None),
+        c => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Invalid(vec![FieldViolation::new(
+                    "after_cursor",
+                    "must be a cursor from an earlier change, \"0\" or \"now\"",
+                )])
+            }),
+    }
+}
+
+type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::ReferralStatusChange, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TeOfficeService for Api {
+    async fn submit_referral(
+        &self,
+        request: Request<pb::SubmitReferralRequest>,
+    ) -> Result<Response<pb::SubmitReferralResponse>, Status> {
+        let req = request.into_inner();
+        let seeker = req.jobseeker.unwrap_or_default();
+        let raw = RawReferral {
+            idempotency_key: req.idempotency_key,
+            henkilotunnus: seeker.henkilotunnus,
+            home_municipality_code: seeker.home_municipality_code,
+            job_search_start: seeker.job_search_start_date.as_ref().map(date_to_naive),
+            grounds: seeker.grounds,
+        };
+        let new = NewReferral::validate(raw, self.desk.registry, self.desk.clock.today())
+            .map_err(Error::Invalid)?;
+        let done = self.desk.submit(new).await?;
+        Ok(Response::new(pb::SubmitReferralResponse {
+            referral_id: done.referral.referral_id,
+            area_id: done.referral.area_id,
+            status: wire_status(done.referral.status) as i32,
+            replayed: done.replayed,
+        }))
+    }
+
+    async fn get_referral(
+        &self,
+        request: Request<pb::GetReferralRequest>,
+    ) -> Result<Response<pb::Referral>, Status> {
+        let id = request.into_inner().referral_id;
+        if uuid::Uuid::parse_str(&id).is_err() {
+            return Err(Error::Invalid(vec![FieldViolation::new(
+                "referral_id",
+                "must be a referral id (UUID)",
+            )])
+            .into());
+        }
+        let row = self
+            .desk
+            .repo
+            .get(&id)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::NotFound)?;
+        let history = self.desk.repo.history(&id).await.map_err(Error::from)?;
+        Ok(Response::new(referral_to_wire(&row, &history)))
+    }
+
+    async fn list_referrals(
+        &self,
+        request: Request<pb::ListReferralsRequest>,
+    ) -> Result<Response<pb::ListReferralsResponse>, Status> {
+        let req = request.into_inner();
+        let limit = page_size(req.page_size)?;
+        let query = ListQuery {
+            area_id: (!req.area_id.is_empty()).then_some(req.area_id),
+            status: domain_status(req.status, "status")?,
+            limit: limit + 1,
+            after: parse_page_token(&req.page_token)?,
+        };
+        let mut rows = self.desk.repo.list(&query).await.map_err(Error::from)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(100));
+        let next_page_token = match rows.last() {
+            Some(last) if more => format!(
+                "{}:{}",
+                last.created_at.timestamp_micros(),
+                last.referral_id
+            ),
+            _ => String::new(),
+        };
+        let mut referrals = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let history = self
+                .desk
+                .repo
+                .history(&r.referral_id)
+                .await
+                .map_err(Error::from)?;
+            referrals.push(referral_to_wire(r, &history));
+        }
+        Ok(Response::new(pb::ListReferralsResponse {
+            referrals,
+            next_page_token,
+        }))
+    }
+
+    type WatchReferralsStream = ChangeStream;
+
+    async fn watch_referrals(
+        &self,
+        request: Request<pb::WatchReferralsRequest>,
+    ) -> Result<Response<Self::WatchReferralsStream>, Status> {
+        let req = request.into_inner();
+        let mut cursor = match parse_cursor(&req.after_cursor)? {
+            Some(c) => c,
+            None => self.desk.repo.last_event_seq().await.map_err(Error::from)?,
+        };
+        let area = (!req.area_id.is_empty()).then_some(req.area_id);
+        let desk = self.desk.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut changed = desk.feed.subscribe();
+            loop {
+                let batch = match desk.repo.events_after(cursor, area.as_deref(), 500).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
+                        return;
+                    }
+                };
+                for e in &batch {
+                    cursor = e.seq;
+                    if tx.send(Ok(change_to_wire(e))).await.is_err() {
+                        return;
+                    }
+                }
+                if batch.is_empty() {
+                    tokio::select! {
+                        _ = changed.changed() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}

@@ -1,0 +1,51 @@
+//! trial-area's one error type and its mapping to gRPC status codes.
+
+use kokeilu_platform::grpc::{FieldViolation, failed_precondition, invalid_argument};
+use tonic::Status;
+
+use crate::domain::AreaMismatch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("request for another area")]
+    WrongArea {
+        requested: AreaMismatch,
+        own: String,
+    },
+    #[error("referral not found")]
+    NotFound,
+    #[error("referral already decided")]
+    AlreadyDecided { status: &'static str },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid(v) => invalid_argument(&v),
+            Error::WrongArea {
+                requested: AreaMismatch::Missing,
+                ..
+            } => invalid_argument(&[FieldViolation::new("area_id", "required")]),
+            Error::WrongArea {
+                requested: AreaMismatch::Other(other),
+                own,
+            } => Status::permission_denied(format!(
+                "this service acts for trial area {own} only, not {other}"
+            )),
+            Error::NotFound => Status::not_found("referral not found in this area"),
+            Error::AlreadyDecided { status } => failed_precondition(
+                "ALREADY_DECIDED",
+                "referral",
+                &format!("the referral is already {status}"),
+            ),
+            Error::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}

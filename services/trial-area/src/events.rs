@@ -1,0 +1,91 @@
+//! Messages a trial area consumes: referrals issued to it by the TE office.
+
+use kokeilu_bus::envelope::open;
+use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
+use kokeilu_proto::common::AgencyKind;
+use kokeilu_proto::referral::ReferralIssued;
+use kokeilu_proto::{Payload, date_to_naive, subjects};
+
+use crate::db::IncomingRow;
+use crate::desk::Desk;
+use crate::domain::IncomingStatus;
+
+/// The area's durable consumer of its own referral subject.
+pub fn consumer_config(area: &str, workers: usize) -> ConsumerConfig {
+    let mut c = ConsumerConfig::new(
+        subjects::REFERRAL_STREAM,
+        &format!("area-{area}-referrals"),
+        vec![subjects::referral_issued(area)],
+    );
+    c.workers = workers;
+    c
+}
+
+/// Stores incoming referrals.
+pub struct Referrals {
+    pub desk: Desk,
+}
+
+impl Handler for Referrals {
+    async fn handle(&self, tx: &mut Tx, msg: &Incoming) -> Result<(), HandlerError> {
+        let env = &msg.envelope;
+        if env.payload_type != ReferralIssued::TYPE {
+            return Err(HandlerError::Permanent(format!(
+                "trial area does not handle {}",
+                env.payload_type
+            )));
+        }
+        let sender = env.sender.clone().unwrap_or_default();
+        let recipient = env.recipient.clone().unwrap_or_default();
+        if sender.kind != AgencyKind::TeOffice as i32 {
+            return Err(HandlerError::Permanent(
+                "referral not sent by the TE office".into(),
+            ));
+        }
+        if recipient.kind != AgencyKind::TrialArea as i32 || recipient.id != self.desk.area {
+            return Err(HandlerError::Permanent(format!(
+                "referral addressed to {}, this is {}",
+                recipient.id, self.desk.area
+            )));
+        }
+        let p: ReferralIssued = open(env)?;
+        if p.area_id != self.desk.area {
+            return Err(HandlerError::Permanent(format!(
+                "referral for area {}, this is {}",
+                p.area_id, self.desk.area
+            )));
+        }
+        let date = |d: &Option<kokeilu_proto::common::Date>, what: &str| {
+            d.as_ref()
+                .and_then(date_to_naive)
+                .ok_or_else(|| HandlerError::Permanent(format!("referral without a valid {what}")))
+        };
+        let row = IncomingRow {
+            referral_id: p.referral_id.clone(),
+            area_id: p.area_id,
+            henkilotunnus: p.henkilotunnus,
+            home_municipality_code: p.home_municipality_code,
+            grounds: p.grounds,
+            job_search_start: date(&p.job_search_start_date, "job search start date")?,
+            referral_date: date(&p.referral_date, "referral date")?,
+            status: IncomingStatus::Received,
+            received_at: self.desk.clock.now(),
+            decided_at: None,
+            rejection_reason: 0,
+            rejection_detail: String::new(),
+            issued_message_id: env.message_id.clone(),
+            trace_context: kokeilu_platform::propagation::current_context_headers(),
+            cursor: 0,
+        };
+        if self.desk.receive(tx, &row).await? {
+            tracing::info!(referral_id = %p.referral_id, "referral received");
+        } else {
+            tracing::warn!(referral_id = %p.referral_id, "referral id received before under another message id; kept the first");
+        }
+        Ok(())
+    }
+
+    fn committed(&self, _msg: &Incoming) {
+        self.desk.feed_changed();
+    }
+}

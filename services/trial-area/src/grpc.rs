@@ -1,0 +1,225 @@
+//! The TrialAreaService gRPC API: converts wire types, calls the desk, converts back.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_proto::trialarea::{self as pb, trial_area_service_server::TrialAreaService};
+use kokeilu_proto::{date_from_naive, timestamp_from};
+use tonic::{Request, Response, Status};
+
+use crate::db::IncomingRow;
+use crate::desk::Desk;
+use crate::domain::{IncomingStatus, Rejection};
+use crate::error::Error;
+
+/// gRPC front of the area's desk.
+#[derive(Clone)]
+pub struct Api {
+    desk: Desk,
+}
+
+impl Api {
+    pub fn new(desk: Desk) -> Self {
+        Self { desk }
+    }
+}
+
+fn wire_status(s: IncomingStatus) -> pb::IncomingStatus {
+    match s {
+        IncomingStatus::Received => pb::IncomingStatus::Received,
+        IncomingStatus::Acknowledged => pb::IncomingStatus::Acknowledged,
+        IncomingStatus::Rejected => pb::IncomingStatus::Rejected,
+    }
+}
+
+fn to_wire(r: &IncomingRow) -> pb::IncomingReferral {
+    pb::IncomingReferral {
+        referral_id: r.referral_id.clone(),
+        area_id: r.area_id.clone(),
+        henkilotunnus: r.henkilotunnus.clone(),
+        home_municipality_code: r.home_municipality_code.clone(),
+        grounds: r.grounds.clone(),
+        job_search_start_date: Some(date_from_naive(r.job_search_start)),
+        referral_date: Some(date_from_naive(r.referral_date)),
+        status: wire_status(r.status) as i32,
+        received_at: Some(timestamp_from(r.received_at)),
+        decided_at: r.decided_at.map(timestamp_from),
+        rejection_reason: r.rejection_reason,
+        cursor: r.cursor.to_string(),
+    }
+}
+
+fn referral_id(id: &str) -> Result<&str, Error> {
+    if uuid::Uuid::parse_str(id).is_ok() {
+        Ok(id)
+    } else {
+        Err(Error::Invalid(vec![FieldViolation::new(
+            "referral_id",
+            "must be a referral id (UUID)",
+        )]))
+    }
+}
+
+type IncomingStream = Pin<Box<dyn Stream<Item = Result<pb::IncomingReferral, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl TrialAreaService for Api {
+    async fn list_incoming_referrals(
+        &self,
+        request: Request<pb::ListIncomingReferralsRequest>,
+    ) -> Result<Response<pb::ListIncomingReferralsResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let limit = match req.page_size {
+            0 => 100,
+            1..=1000 => i64::from(req.page_size),
+            _ => {
+                return Err(Error::Invalid(vec![FieldViolation::new(
+                    "page_size",
+                    "must be between 1 and 1000",
+                )])
+                .into());
+            }
+        };
+        let status = match pb::IncomingStatus::try_from(req.status) {
+            Ok(pb::IncomingStatus::Unspecified) => None,
+            Ok(s) => IncomingStatus::from_i64(s as i64),
+            Err(_) => {
+                return Err(
+                    Error::Invalid(vec![FieldViolation::new("status", "unknown status")]).into(),
+                );
+            }
+        };
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                req.page_token
+                    .split_once(':')
+                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| {
+                        Error::Invalid(vec![FieldViolation::new("page_token", "not a page token")])
+                    })?,
+            )
+        };
+        let mut rows = self
+            .desk
+            .repo
+            .list(status, limit + 1, after)
+            .await
+            .map_err(Error::from)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(100));
+        let next_page_token = match rows.last() {
+            Some(last) if more => format!(
+                "{}:{}",
+                last.received_at.timestamp_micros(),
+                last.referral_id
+            ),
+            _ => String::new(),
+        };
+        Ok(Response::new(pb::ListIncomingReferralsResponse {
+            referrals: rows.iter().map(to_wire).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_incoming_referral(
+        &self,
+        request: Request<pb::GetIncomingReferralRequest>,
+    ) -> Result<Response<pb::IncomingReferral>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        let row = self
+            .desk
+            .repo
+            .get(id)
+            .await
+            .map_err(Error::from)?
+            .ok_or(Error::NotFound)?;
+        Ok(Response::new(to_wire(&row)))
+    }
+
+    type WatchIncomingReferralsStream = IncomingStream;
+
+    async fn watch_incoming_referrals(
+        &self,
+        request: Request<pb::WatchIncomingReferralsRequest>,
+    ) -> Result<Response<Self::WatchIncomingReferralsStream>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let mut cursor = match req.after_cursor.as_str() {
+            "" => 0,
+            "now" => self.desk.repo.last_feed_seq().await.map_err(Error::from)?,
+            c => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                Error::Invalid(vec![FieldViolation::new(
+                    "after_cursor",
+                    "must be a cursor from an earlier referral, \"0\" or \"now\"",
+                )])
+            })?,
+        };
+        let desk = self.desk.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut changed = desk.feed.subscribe();
+            loop {
+                let batch = match desk.repo.feed_after(cursor, 500).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
+                        return;
+                    }
+                };
+                for r in &batch {
+                    cursor = r.cursor;
+                    if tx.send(Ok(to_wire(r))).await.is_err() {
+                        return;
+                    }
+                }
+                if batch.is_empty() {
+                    tokio::select! {
+                        _ = changed.changed() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tx.closed() => return,
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn acknowledge_client(
+        &self,
+        request: Request<pb::AcknowledgeClientRequest>,
+    ) -> Result<Response<pb::AcknowledgeClientResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        let row = self.desk.acknowledge(id).await?;
+        Ok(Response::new(pb::AcknowledgeClientResponse {
+            referral_id: row.referral_id,
+            received_at: Some(timestamp_from(row.received_at)),
+            acknowledged_at: row.decided_at.map(timestamp_from),
+        }))
+    }
+
+    async fn reject_referral(
+        &self,
+        request: Request<pb::RejectReferralRequest>,
+    ) -> Result<Response<pb::RejectReferralResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        let rejection = Rejection::validate(req.reason, &req.detail).map_err(Error::Invalid)?;
+        let row = self.desk.reject(id, rejection).await?;
+        Ok(Response::new(pb::RejectReferralResponse {
+            referral_id: row.referral_id,
+            rejected_at: row.decided_at.map(timestamp_from),
+        }))
+    }
+}

@@ -1,0 +1,25 @@
+//! trial-area: one municipal employment trial area's side of Kokeilu (one deployment per area).
+//!
+//! It consumes the referrals the TE office addresses to its area into its own database, confirms
+//! receipt (the area's competence starts then, 1269/2020 24 §), and lets the area's municipal
+//! systems list them and acknowledge or reject each client; answers go back through the outbox.
+//!
+//! - [`config`]: flags and environment variables.
+//! - [`startup`]: [`startup::Application`], used by `main` and by tests alike.
+//! - [`grpc`]: the `TrialAreaService` API (thin).
+//! - [`desk`]: the use cases, one transaction each.
+//! - [`domain`]: statuses, rejection rules, area checks.
+//! - [`db`]: the repository (SQLite or PostgreSQL).
+//! - [`events`]: the consumer of the area's referral subject.
+//! - [`error`]: one error type and its gRPC mapping.
+
+pub mod config;
+pub mod db;
+pub mod desk;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod startup;
+
+pub use startup::Application;

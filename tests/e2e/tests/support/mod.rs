@@ -1,0 +1,225 @@
+//! The whole system in one test process: a real nats-server, te-office and trial areas as
+//! in-process applications on port 0, each with its own database on the chosen backend.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use kokeilu_bus::Db;
+use kokeilu_platform::grpc::TraceContextInterceptor;
+use kokeilu_platform::nats_server::NatsProcess;
+use kokeilu_platform::{ManualClock, SharedClock};
+use kokeilu_proto::date_from_naive;
+use kokeilu_proto::teoffice::{self as te, te_office_service_client::TeOfficeServiceClient};
+use kokeilu_proto::trialarea::trial_area_service_client::TrialAreaServiceClient;
+use kokeilu_rules::hetu::Hetu;
+use kokeilu_test_support::{TestBackend, TestDb};
+use sqlx::Row;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub type TeClient = TeOfficeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
+pub type AreaClient = TrialAreaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
+
+/// A running service and how to stop it.
+pub struct Running {
+    pub db: Db,
+    pub url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    _test_db: TestDb,
+}
+
+impl Running {
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await
+                .expect("service task panicked")
+                .expect("service failed");
+        }
+    }
+}
+
+pub struct InProcess {
+    pub nats: NatsProcess,
+    pub clock: ManualClock,
+    pub te_office: Running,
+    pub areas: BTreeMap<String, Running>,
+    pub backend: TestBackend,
+}
+
+/// The start of the service clock in tests: a Monday in the 2021–2024 trial.
+pub fn test_start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap()
+}
+
+async fn channel(url: &str) -> Channel {
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+impl InProcess {
+    /// `None` when the backend is PostgreSQL and no server is reachable (the test then skips).
+    pub async fn start(backend: TestBackend, areas: &[&str]) -> Option<Self> {
+        let nats = kokeilu_test_support::nats();
+        let clock = ManualClock::new(test_start());
+        let shared: SharedClock = std::sync::Arc::new(clock.clone());
+        let te_db = TestDb::new(backend).await?;
+        let config = kokeilu_platform::config::ServiceConfig::local(te_db.url(), &nats.url());
+        let app = te_office::Application::build(&config, shared.clone())
+            .await
+            .unwrap();
+        let te_office = spawn(app.db().clone(), app.port(), te_db, |stop| {
+            tokio::spawn(app.run_until(async move {
+                let _ = stop.await;
+            }))
+        });
+        let mut running = BTreeMap::new();
+        for area in areas {
+            let db = TestDb::new(backend).await?;
+            let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+            let app = trial_area::Application::build(&config, area, shared.clone())
+                .await
+                .unwrap();
+            running.insert(
+                (*area).to_owned(),
+                spawn(app.db().clone(), app.port(), db, |stop| {
+                    tokio::spawn(app.run_until(async move {
+                        let _ = stop.await;
+                    }))
+                }),
+            );
+        }
+        Some(Self {
+            nats,
+            clock,
+            te_office,
+            areas: running,
+            backend,
+        })
+    }
+
+    pub async fn te(&self) -> TeClient {
+        TeOfficeServiceClient::with_interceptor(
+            channel(&self.te_office.url).await,
+            TraceContextInterceptor,
+        )
+    }
+
+    pub async fn area(&self, area: &str) -> AreaClient {
+        TrialAreaServiceClient::with_interceptor(
+            channel(&self.areas[area].url).await,
+            TraceContextInterceptor,
+        )
+    }
+
+    pub async fn js(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(async_nats::connect(self.nats.url()).await.unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        for a in self.areas.values_mut() {
+            a.stop().await;
+        }
+        self.te_office.stop().await;
+    }
+}
+
+fn spawn(
+    db: Db,
+    port: u16,
+    test_db: TestDb,
+    run: impl FnOnce(oneshot::Receiver<()>) -> JoinHandle<anyhow::Result<()>>,
+) -> Running {
+    let (tx, rx) = oneshot::channel();
+    Running {
+        db,
+        url: format!("http://127.0.0.1:{port}"),
+        stop: Some(tx),
+        task: Some(run(rx)),
+        _test_db: test_db,
+    }
+}
+
+/// A valid henkilötunnus for test person `n` (born 1990–1999, so over 24 in 2024).
+pub fn person(n: u32) -> Hetu {
+    let birth = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap()
+        + chrono::Duration::days(i64::from(n % 3000));
+    Hetu::generate(birth, 2 + (n / 3000) as u16 % 897, false).unwrap()
+}
+
+/// A SubmitReferral request for person `n` living in `municipality`.
+pub fn referral(n: u32, municipality: &str) -> te::SubmitReferralRequest {
+    te::SubmitReferralRequest {
+        idempotency_key: format!("test-{n}"),
+        jobseeker: Some(te::Jobseeker {
+            henkilotunnus: person(n).expose().to_owned(),
+            home_municipality_code: municipality.to_owned(),
+            job_search_start_date: Some(date_from_naive(
+                chrono::NaiveDate::from_ymd_opt(2024, 8, 28).unwrap(),
+            )),
+            grounds: vec![
+                kokeilu_proto::referral::TargetGroupGround::NoEarningsRelatedAllowance as i32,
+            ],
+        }),
+    }
+}
+
+/// `SELECT COUNT(*)` of a table on a service's database.
+pub async fn count(db: &Db, table: &'static str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n FROM {table}"
+    )))
+    .fetch_one(db.pool())
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap()
+}
+
+/// Messages stored in a JetStream stream.
+pub async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> u64 {
+    js.get_stream(stream)
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages
+}
+
+/// Waits until `referral_id` has `status` at te-office.
+pub async fn wait_status(
+    te: &mut TeClient,
+    referral_id: &str,
+    status: te::ReferralStatus,
+) -> te::Referral {
+    kokeilu_test_support::wait_for(
+        &format!("referral {referral_id} to become {status:?}"),
+        Duration::from_secs(30),
+        || {
+            let mut te = te.clone();
+            let id = referral_id.to_owned();
+            async move {
+                let r = te
+                    .get_referral(te::GetReferralRequest { referral_id: id })
+                    .await
+                    .ok()?
+                    .into_inner();
+                (r.status == status as i32).then_some(r)
+            }
+        },
+    )
+    .await
+}
