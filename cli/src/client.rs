@@ -10,11 +10,11 @@ pub type TeOffice = TeOfficeServiceClient<InterceptedService<Channel, TraceConte
 pub type TrialArea = TrialAreaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 
 async fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
+    Endpoint::from_shared(url.to_owned())?
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))?)
+        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))
 }
 
 pub async fn te_office(url: &str) -> anyhow::Result<TeOffice> {

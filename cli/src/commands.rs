@@ -88,7 +88,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
     let today = info
         .clock_start
-        .map(|t| kokeilu_platform::clock::finnish_date(t))
+        .map(kokeilu_platform::clock::finnish_date)
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
     println!("demo: {count} jobseekers to the TE office, areas answer as municipal systems would");
     let report = driver::run(LoadConfig {

@@ -2,6 +2,9 @@
 //! transaction commits, the relay publishes each once with its message id and marks it sent,
 //! the inbox tells first deliveries from repeats, and a consumer applies a message once.
 
+// Test harness code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! Nothing lost, nothing doubled, when processes die: services run as their own processes
 //! (`kokeilu serve …`) and are killed with SIGKILL.
 
+// Test harness code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::Path;

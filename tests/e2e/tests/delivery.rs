@@ -1,6 +1,9 @@
 //! Delivery guarantees: a message delivered twice has one effect; a poison message is
 //! dead-lettered; one trace follows a referral across the services.
 
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -1,5 +1,8 @@
 //! Bad input gets a clear error and changes nothing: no row, no message.
 
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use kokeilu_proto::subjects;

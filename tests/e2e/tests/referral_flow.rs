@@ -1,6 +1,9 @@
 //! A referral crosses agencies: submitted at te-office, listed at the right area, acknowledged or
 //! rejected there, and shown as such at te-office. Every scenario runs on SQLite and PostgreSQL.
 
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -17,7 +17,7 @@ CREATE TABLE incoming_referrals (
     feed_seq               INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX incoming_status ON incoming_referrals (status, received_at);
-CREATE INDEX incoming_feed ON incoming_referrals (feed_seq);
+CREATE INDEX incoming_by_feed_seq ON incoming_referrals (feed_seq);
 
 -- Every change to an incoming referral, in commit order: the WatchIncomingReferrals feed.
 CREATE TABLE incoming_feed (

@@ -1,7 +1,7 @@
 //! The whole system in one test process: a real nats-server, te-office and trial areas as
 //! in-process applications on port 0, each with its own database on the chosen backend.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
