@@ -20,7 +20,8 @@ pub struct Jobseeker {
 
 /// Generates jobseekers without repeating a henkilötunnus.
 pub struct Generator {
-    municipalities: Vec<String>,
+    /// Member municipalities per area: an area is drawn first, so small areas get referrals too.
+    areas: Vec<Vec<String>>,
     outside: Vec<String>,
     outside_share: f64,
     today: NaiveDate,
@@ -36,10 +37,10 @@ impl Generator {
         today: NaiveDate,
         outside_share: f64,
     ) -> Self {
-        let municipalities = areas
+        let areas = areas
             .iter()
             .filter_map(|a| registry.current_area(a))
-            .flat_map(|a| a.municipalities.iter().cloned())
+            .map(|a| a.municipalities.clone())
             .collect();
         // Kauniainen, Kirkkonummi, Nurmijärvi: no trial area.
         let outside = ["235", "257", "543"]
@@ -48,7 +49,7 @@ impl Generator {
             .map(|c| (*c).to_owned())
             .collect();
         Self {
-            municipalities,
+            areas,
             outside,
             outside_share,
             today,
@@ -60,7 +61,7 @@ impl Generator {
         let municipality = if !self.outside.is_empty() && rng.random_bool(self.outside_share) {
             self.outside.choose(rng)
         } else {
-            self.municipalities.choose(rng)
+            self.areas.choose(rng).and_then(|a| a.choose(rng))
         }
         .cloned()
         .ok_or_else(|| anyhow::anyhow!("no municipalities to draw from"))?;

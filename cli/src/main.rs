@@ -9,6 +9,7 @@ mod commands;
 mod dlq;
 mod driver;
 mod fake;
+mod rules;
 mod serve;
 mod stack;
 
@@ -51,6 +52,9 @@ enum Command {
     /// Run one service in this process.
     #[command(subcommand)]
     Serve(serve::ServeCommand),
+    /// The trial rules as JSON: henkilötunnus, working days, eligibility, statement competence.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
     /// List the trial areas of the 2021–2024 trial with their municipalities.
     Areas,
     /// Install the pinned nats-server into the tools folder (done automatically when needed).
@@ -85,6 +89,7 @@ fn main() -> std::process::ExitCode {
             Command::Bench(args) => bench::run(args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,
+            Command::Rules(cmd) => rules::run(cmd),
             Command::Areas => commands::areas(),
             Command::InstallNats { tools_dir } => {
                 let path = kokeilu_platform::nats_server::locate(&tools_dir)?;

@@ -52,3 +52,105 @@ fn a_service_refuses_an_unknown_area() {
         "{err}"
     );
 }
+
+fn json(args: &[&str], stdin: Option<&str>) -> (bool, serde_json::Value) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kokeilu"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    let value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), value)
+}
+
+#[test]
+fn rules_hetu_answers_valid_or_the_reason() {
+    let (ok, v) = json(&["rules", "hetu", "131052Y308T"], None);
+    assert!(ok);
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["birth_date"], "1952-10-13");
+    assert_eq!(v["century_sign"], "Y");
+    assert_eq!(v["temporary"], false);
+    let (ok, v) = json(&["rules", "hetu", "131052-308X"], None);
+    assert!(ok, "an invalid code is an answer");
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["reason"], "check character does not match");
+}
+
+#[test]
+fn rules_workdays_add_and_between() {
+    let (_, v) = json(&["rules", "workdays", "add", "2024-12-23", "2"], None);
+    assert_eq!(v["result"], "2024-12-30");
+    let (_, v) = json(
+        &["rules", "workdays", "between", "2024-12-20", "2024-12-31"],
+        None,
+    );
+    assert_eq!(v["working_days"], 4);
+    let (ok, _) = json(&["rules", "workdays", "add", "2024-13-01", "2"], None);
+    assert!(!ok, "unusable input fails");
+}
+
+#[test]
+fn rules_eligibility_reads_facts_from_stdin() {
+    let facts = r#"{"henkilotunnus":"131052-308T","home_municipality_code":"205",
+        "registered_as_jobseeker":true}"#;
+    let (ok, v) = json(
+        &["rules", "eligibility", "--date", "2024-03-04"],
+        Some(facts),
+    );
+    assert!(ok);
+    assert_eq!(v["outcome"]["kind"], "referral");
+    assert_eq!(v["outcome"]["area"], "kainuu");
+    assert_eq!(v["grounds"][0], "no_earnings_related_allowance");
+    let (ok, v) = json(
+        &["rules", "eligibility", "--date", "2025-03-04"],
+        Some(facts),
+    );
+    assert!(ok);
+    assert_eq!(v["outcome"]["reason"], "no_trial_in_force");
+    let (ok, _) = json(&["rules", "eligibility"], Some("{\"nonsense\": 1}"));
+    assert!(!ok);
+}
+
+#[test]
+fn rules_statement_competence_by_date() {
+    let (_, v) = json(
+        &[
+            "rules",
+            "statement-competence",
+            "general_conditions",
+            "2021-10-01",
+        ],
+        None,
+    );
+    assert_eq!(v["issuer"], "te_office");
+    let (_, v) = json(
+        &[
+            "rules",
+            "statement-competence",
+            "general_conditions",
+            "2021-10-02",
+        ],
+        None,
+    );
+    assert_eq!(v["issuer"], "municipality");
+    let (ok, _) = json(
+        &["rules", "statement-competence", "nonsense", "2021-10-02"],
+        None,
+    );
+    assert!(!ok);
+}

@@ -34,9 +34,17 @@ pub struct Area {
     pub te_office: String,
     /// Statistics Finland codes of the member municipalities.
     pub municipalities: Vec<String>,
-    /// Codes the sources could not confirm (historical, merged municipalities).
+    /// Member municipalities whose historical codes the sources could not confirm (merged
+    /// municipalities), by name; they are not routable.
     #[serde(default)]
     pub unconfirmed: Vec<String>,
+    /// Target-group rule of this area, when it differs from the trial's (2017–2018).
+    #[serde(default)]
+    pub target_group: Option<String>,
+    /// Special arrangements, e.g. "tyoelamakokeilu" (work-life trial instead of rehabilitative
+    /// work activity, 505/2017 15 §).
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 /// One trial generation.
@@ -54,6 +62,13 @@ pub struct Trial {
     pub last_referral: Option<NaiveDate>,
     #[serde(default)]
     pub source: String,
+    /// Target-group rule of the trial (see `eligibility`); areas may override it.
+    #[serde(default)]
+    pub target_group: Option<String>,
+    /// Whether the municipality takes over the employment services (2017 and 2021 trials) or
+    /// plans them jointly with the TE office, which keeps them (2012–2015).
+    #[serde(default)]
+    pub municipality_takes_over_services: bool,
     #[serde(rename = "area")]
     pub areas: Vec<Area>,
 }
@@ -61,6 +76,18 @@ pub struct Trial {
 impl Trial {
     pub fn in_force(&self, date: NaiveDate) -> bool {
         self.starts <= date && date <= self.ends
+    }
+
+    /// Whether new clients can be referred on `date`.
+    pub fn accepts_referrals(&self, date: NaiveDate) -> bool {
+        self.in_force(date) && self.last_referral.is_none_or(|last| date <= last)
+    }
+
+    /// The target-group rule of `area` in this trial.
+    pub fn target_group_of<'a>(&'a self, area: &'a Area) -> Option<&'a str> {
+        area.target_group
+            .as_deref()
+            .or(self.target_group.as_deref())
     }
 }
 
@@ -144,7 +171,7 @@ impl Registry {
                         )));
                     }
                     let known = municipalities.get(code).is_some_and(|m| !m.special);
-                    if !known && !a.unconfirmed.contains(code) {
+                    if !known {
                         return Err(RegistryError::Invalid(format!(
                             "trial {} area {}: unknown municipality code {code}",
                             t.id, a.slug
@@ -280,6 +307,52 @@ mod tests {
         );
         assert_eq!(t.starts, day(2021, 3, 1));
         assert_eq!(t.ends, day(2024, 12, 31));
+    }
+
+    #[test]
+    fn the_2017_trial_has_5_areas_and_23_municipalities() {
+        let t = Registry::builtin().trial("2017").unwrap();
+        assert_eq!(t.areas.len(), 5);
+        assert_eq!(
+            t.areas
+                .iter()
+                .map(|a| a.municipalities.len())
+                .sum::<usize>(),
+            23
+        );
+        assert_eq!(t.last_referral, Some(day(2018, 9, 30)));
+        assert!(t.accepts_referrals(day(2018, 9, 30)));
+        assert!(!t.accepts_referrals(day(2018, 10, 1)));
+        assert!(t.in_force(day(2018, 10, 1)));
+        let with_trial: Vec<_> = t
+            .areas
+            .iter()
+            .filter(|a| a.features.iter().any(|f| f == "tyoelamakokeilu"))
+            .map(|a| a.slug.as_str())
+            .collect();
+        assert_eq!(with_trial, ["pohjois-savo", "satakunta"]);
+    }
+
+    #[test]
+    fn the_2012_trial_has_23_projects_and_61_municipalities() {
+        let t = Registry::builtin().trial("2012").unwrap();
+        assert_eq!(t.areas.len(), 23);
+        let coded: usize = t.areas.iter().map(|a| a.municipalities.len()).sum();
+        let unconfirmed: usize = t.areas.iter().map(|a| a.unconfirmed.len()).sum();
+        assert_eq!((coded, unconfirmed), (55, 6));
+        assert!(!t.municipality_takes_over_services);
+    }
+
+    #[test]
+    fn each_code_is_in_at_most_one_area_per_generation() {
+        for t in Registry::builtin().trials() {
+            let mut seen = HashSet::new();
+            for a in &t.areas {
+                for c in &a.municipalities {
+                    assert!(seen.insert(c), "{c} twice in trial {}", t.id);
+                }
+            }
+        }
     }
 
     #[test]
