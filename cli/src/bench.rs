@@ -95,6 +95,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         reject_share: 0.0,
         outside_share: 0.0,
+        all_in_target_group: true,
         today: kokeilu_platform::clock::finnish_date(args.clock_start),
         progress: true,
         patience: Duration::from_secs(1800),

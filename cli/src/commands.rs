@@ -98,6 +98,7 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
         concurrency: 16,
         reject_share: 0.1,
         outside_share: 0.05,
+        all_in_target_group: false,
         today,
         progress: true,
         patience: Duration::from_secs(120),
@@ -114,9 +115,15 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
             c.referred, c.acknowledged, c.rejected
         );
     }
+    let kept: usize = report.kept_by_te_office.values().sum();
+    let reasons: Vec<String> = report
+        .kept_by_te_office
+        .iter()
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
     println!(
-        "kept by the TE office (home municipality in no trial area): {}",
-        report.kept_by_te_office
+        "kept by the TE office under the trial rules: {kept} ({})",
+        reasons.join(", ")
     );
     if !report.failed.is_empty() {
         println!(
@@ -190,6 +197,7 @@ pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
                 home_municipality_code: args.municipality,
                 job_search_start_date: Some(date_from_naive(args.job_search_start)),
                 grounds,
+                facts: None,
             }),
         })
         .await

@@ -29,6 +29,8 @@ pub struct LoadConfig {
     pub reject_share: f64,
     /// Share of jobseekers living outside every trial area.
     pub outside_share: f64,
+    /// Make every jobseeker belong to the target group (benchmarks measure the referral path).
+    pub all_in_target_group: bool,
     pub today: NaiveDate,
     pub progress: bool,
     pub patience: Duration,
@@ -38,7 +40,8 @@ pub struct LoadConfig {
 #[derive(Debug, Default)]
 pub struct LoadReport {
     pub referred: usize,
-    pub kept_by_te_office: usize,
+    /// Jobseekers the rules kept with the TE office, by reason.
+    pub kept_by_te_office: BTreeMap<String, usize>,
     pub failed: Vec<String>,
     pub per_area: BTreeMap<String, AreaCount>,
     /// From the first submit to the last answer seen at te-office.
@@ -173,7 +176,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
     let mut rng = rand::rng();
     let mut seekers = Vec::with_capacity(cfg.count);
     for _ in 0..cfg.count {
-        seekers.push(generator.next(&mut rng)?);
+        seekers.push(generator.next(&mut rng, cfg.all_in_target_group)?);
     }
     let submitted_bar = bar(&multi, cfg.count, "submitted", cfg.progress);
     let run_id = uuid::Uuid::now_v7().simple().to_string();
@@ -192,7 +195,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                             henkilotunnus: s.hetu.expose().to_owned(),
                             home_municipality_code: s.municipality,
                             job_search_start_date: Some(date_from_naive(s.job_search_start)),
-                            grounds: s.grounds,
+                            grounds: Vec::new(),
+                            facts: Some(s.facts),
                         }),
                     })
                     .await;
@@ -215,7 +219,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                 report.referred += 1;
                 started_at.insert(resp.referral_id, t0);
             }
-            Err(s) if s.code() == tonic::Code::FailedPrecondition => report.kept_by_te_office += 1,
+            Err(s) if s.code() == tonic::Code::FailedPrecondition => {
+                use tonic_types::StatusExt;
+                let reason = s
+                    .get_details_precondition_failure()
+                    .and_then(|p| p.violations.first().map(|v| v.r#type.to_lowercase()))
+                    .unwrap_or_else(|| "other".into());
+                *report.kept_by_te_office.entry(reason).or_default() += 1;
+            }
             Err(s) => report.failed.push(client::describe(&s)),
         }
     }

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{Datelike, Duration, NaiveDate};
+use kokeilu_proto::teoffice::{EmploymentStatus, JobseekerFacts};
 use kokeilu_rules::hetu::Hetu;
 use kokeilu_rules::registry::Registry;
 use rand::Rng;
@@ -14,7 +15,8 @@ use rand::seq::IndexedRandom;
 pub struct Jobseeker {
     pub hetu: Hetu,
     pub municipality: String,
-    pub grounds: Vec<i32>,
+    /// What the TE office knows; te-office's rules decide grounds and area from it.
+    pub facts: JobseekerFacts,
     pub job_search_start: NaiveDate,
 }
 
@@ -57,7 +59,8 @@ impl Generator {
         }
     }
 
-    pub fn next(&mut self, rng: &mut impl Rng) -> anyhow::Result<Jobseeker> {
+    /// With `bench`, every jobseeker is in the target group (no earnings-related allowance).
+    pub fn next(&mut self, rng: &mut impl Rng, bench: bool) -> anyhow::Result<Jobseeker> {
         let municipality = if !self.outside.is_empty() && rng.random_bool(self.outside_share) {
             self.outside.choose(rng)
         } else {
@@ -75,27 +78,39 @@ impl Generator {
             if !self.seen.insert(hetu.expose().to_owned()) {
                 continue;
             }
-            let mut grounds = Vec::new();
-            if hetu.age_on(self.today) < 30 {
-                grounds.push(2);
-            }
-            if rng.random_bool(0.6) {
-                grounds.push(1);
-            }
-            if rng.random_bool(0.1) {
-                grounds.push(3);
-            }
-            if rng.random_bool(0.15) {
-                grounds.push(4);
-            }
-            if grounds.is_empty() {
-                grounds.push(1);
-            }
+            let status = match rng.random_range(0..10) {
+                0 => EmploymentStatus::LaidOff,
+                1 => EmploymentStatus::InService,
+                _ => EmploymentStatus::Unemployed,
+            };
+            let foreign = rng.random_bool(0.15);
+            let facts = JobseekerFacts {
+                employment_status: status as i32,
+                registered_as_jobseeker: true,
+                entitled_to_earnings_related_allowance: rng.random_bool(if bench {
+                    0.0
+                } else {
+                    0.45
+                }),
+                immigrant: foreign && rng.random_bool(0.7),
+                mother_tongue: if foreign {
+                    ["ru", "et", "ar", "so", "uk"]
+                        .choose(rng)
+                        .copied()
+                        .unwrap_or("ru")
+                        .to_owned()
+                } else if rng.random_bool(0.05) {
+                    "sv".to_owned()
+                } else {
+                    "fi".to_owned()
+                },
+                ..Default::default()
+            };
             let job_search_start = self.today - Duration::days(rng.random_range(0..7));
             return Ok(Jobseeker {
                 hetu,
                 municipality,
-                grounds,
+                facts,
                 job_search_start,
             });
         }

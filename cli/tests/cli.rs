@@ -1,6 +1,9 @@
 //! The `kokeilu` command as an operator runs it. (Its presence also makes `cargo test` build the
 //! binary that the end-to-end crash tests start as separate processes.)
 
+// Test harness code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 
 fn kokeilu(args: &[&str]) -> std::process::Output {

@@ -5,6 +5,7 @@
 
 use chrono::NaiveDate;
 use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_rules::eligibility::{self, JobseekerFacts, Outcome};
 use kokeilu_rules::hetu::Hetu;
 use kokeilu_rules::registry::Registry;
 use sha2::{Digest, Sha256};
@@ -40,6 +41,20 @@ impl Ground {
             .map(|g| (*g as i32).to_string())
             .collect::<Vec<_>>()
             .join(",")
+    }
+
+    /// The wire ground for a rules ground, where the wire has one.
+    pub fn from_rule(g: eligibility::Ground) -> Option<Self> {
+        use eligibility::Ground as R;
+        Some(match g {
+            R::NoEarningsRelatedAllowance => Self::NoEarningsRelatedAllowance,
+            R::Under30 => Self::Under30,
+            R::Immigrant => Self::Immigrant,
+            R::ForeignLanguage => Self::ForeignLanguage,
+            R::AtRiskOfUnemployment => Self::AtRiskOfUnemployment,
+            R::TemporaryProtection => Self::TemporaryProtection,
+            _ => return None,
+        })
     }
 
     pub fn decode_list(s: &str) -> Vec<Ground> {
@@ -82,7 +97,10 @@ pub struct NewReferral {
     pub hetu: Hetu,
     pub home_municipality_code: String,
     pub job_search_start: NaiveDate,
+    /// Declared grounds (empty when `facts` decide).
     pub grounds: Vec<Ground>,
+    /// The facts for the trial rules, complete with code, home municipality and start date.
+    pub facts: Option<JobseekerFacts>,
 }
 
 /// Raw request fields, as the gRPC layer extracts them.
@@ -93,6 +111,8 @@ pub struct RawReferral {
     pub home_municipality_code: String,
     pub job_search_start: Option<Option<NaiveDate>>,
     pub grounds: Vec<i32>,
+    /// Facts for the rules (henkilötunnus, home municipality and start date are filled in here).
+    pub facts: Option<JobseekerFacts>,
 }
 
 impl NewReferral {
@@ -135,7 +155,32 @@ impl NewReferral {
             }
         };
         let code = raw.home_municipality_code.trim().to_owned();
-        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        let protected = raw.facts.as_ref().is_some_and(|f| f.temporary_protection);
+        if let Some(f) = &raw.facts {
+            let residence = f.residence_municipality_code.trim();
+            if !residence.is_empty() && registry.municipality(residence).is_none() {
+                bad.push(FieldViolation::new(
+                    "jobseeker.facts.residence_municipality_code",
+                    "unknown municipality code",
+                ));
+            }
+            if protected && residence.is_empty() && registry.municipality(&code).is_none() {
+                bad.push(FieldViolation::new(
+                    "jobseeker.facts.residence_municipality_code",
+                    "required for temporary protection without a home municipality",
+                ));
+            }
+            let earlier = f.previously_client_of_area.trim();
+            if !earlier.is_empty() && registry.current_area(earlier).is_none() {
+                bad.push(FieldViolation::new(
+                    "jobseeker.facts.previously_client_of_area",
+                    "not a trial area",
+                ));
+            }
+        }
+        if protected && (code.is_empty() || registry.classification_code(&code).is_some()) {
+            // Temporary protection: no home municipality (empty or 198/199/200/999) is allowed.
+        } else if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
             bad.push(FieldViolation::new(
                 "jobseeker.home_municipality_code",
                 "must be a 3-digit Statistics Finland municipality code",
@@ -178,11 +223,16 @@ impl NewReferral {
             Some(Some(d)) => Some(d),
         };
         let mut grounds = Vec::new();
-        if raw.grounds.is_empty() {
-            bad.push(FieldViolation::new(
+        match (&raw.facts, raw.grounds.is_empty()) {
+            (None, true) => bad.push(FieldViolation::new(
                 "jobseeker.grounds",
-                "at least one target-group ground (4 §) is required",
-            ));
+                "at least one target-group ground (4 §) is required, or the facts",
+            )),
+            (Some(_), false) => bad.push(FieldViolation::new(
+                "jobseeker.grounds",
+                "leave empty when facts are given: the rules decide the grounds",
+            )),
+            _ => {}
         }
         for (i, g) in raw.grounds.iter().enumerate() {
             match Ground::from_i32(*g) {
@@ -206,6 +256,12 @@ impl NewReferral {
         }
         match (hetu, start) {
             (Some(hetu), Some(job_search_start)) if bad.is_empty() => Ok(Self {
+                facts: raw.facts.map(|f| JobseekerFacts {
+                    henkilotunnus: hetu.expose().to_owned(),
+                    home_municipality_code: code.clone(),
+                    job_search_start_date: Some(job_search_start),
+                    ..f
+                }),
                 idempotency_key: key,
                 hetu,
                 home_municipality_code: code,
@@ -226,6 +282,10 @@ impl NewReferral {
         h.update(self.job_search_start.to_string().as_bytes());
         h.update(b"|");
         h.update(Ground::encode_list(&self.grounds).as_bytes());
+        if let Some(f) = &self.facts {
+            h.update(b"|");
+            h.update(serde_json::to_string(f).unwrap_or_default().as_bytes());
+        }
         hex::encode(h.finalize())
     }
 }
@@ -240,6 +300,62 @@ pub enum NotReferable {
         municipality: String,
         date: NaiveDate,
     },
+    /// The trial rules keep the client with the TE office (reason as the rules name it).
+    Stays {
+        reason: String,
+        detail: String,
+        rule: String,
+    },
+}
+
+/// Where a referral goes and on which grounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routed {
+    pub area: String,
+    pub grounds: Vec<Ground>,
+}
+
+/// Decides the area (and, with facts, the grounds) of a validated referral on `date`.
+pub fn decide(
+    registry: &Registry,
+    req: &NewReferral,
+    date: NaiveDate,
+) -> Result<Routed, NotReferable> {
+    let Some(facts) = &req.facts else {
+        return route(registry, &req.home_municipality_code, date).map(|area| Routed {
+            area,
+            grounds: req.grounds.clone(),
+        });
+    };
+    let decision =
+        eligibility::evaluate(registry, facts, date).map_err(|e| NotReferable::Stays {
+            reason: "unusable_facts".into(),
+            detail: e.to_string(),
+            rule: String::new(),
+        })?;
+    match decision.outcome {
+        Outcome::Referral { trial, area, .. } if trial == "2021" => Ok(Routed {
+            area,
+            grounds: decision
+                .grounds
+                .into_iter()
+                .filter_map(Ground::from_rule)
+                .collect(),
+        }),
+        Outcome::Referral { trial, .. } => Err(NotReferable::Stays {
+            reason: "historical_trial".into(),
+            detail: format!("trial {trial} has no running areas"),
+            rule: decision.rule.law.to_owned(),
+        }),
+        Outcome::StaysWithTeOffice { reason, detail } => Err(NotReferable::Stays {
+            reason: serde_json::to_value(reason)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            detail,
+            rule: decision.rule.law.to_owned(),
+        }),
+    }
 }
 
 /// The trial area competent for `municipality` on `date`.
@@ -275,6 +391,7 @@ mod tests {
             home_municipality_code: code.into(),
             job_search_start: Some(Some(day(2024, 3, 1))),
             grounds: vec![1],
+            facts: None,
         }
     }
 

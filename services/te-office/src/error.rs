@@ -45,6 +45,15 @@ impl From<Error> for Status {
                     "no employment trial is in force on {date}: the TE office keeps the client"
                 ),
             ),
+            Error::NotReferable(NotReferable::Stays {
+                reason,
+                detail,
+                rule,
+            }) => failed_precondition(
+                &reason.to_uppercase(),
+                "jobseeker",
+                &format!("stays with the TE office: {detail} ({rule})"),
+            ),
             Error::KeyReused => failed_precondition(
                 "IDEMPOTENCY_KEY_REUSED",
                 "idempotency_key",

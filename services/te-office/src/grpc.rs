@@ -9,6 +9,8 @@ use kokeilu_proto::teoffice::{self as pb, te_office_service_server::TeOfficeServ
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
 use tonic::{Request, Response, Status};
 
+use kokeilu_rules::eligibility::{self, DeclineReason, EmploymentStatus, JobseekerFacts, Outcome};
+
 use crate::db::{EventRow, ListQuery, ReferralRow};
 use crate::domain::{NewReferral, RawReferral, Status as RefStatus};
 use crate::error::Error;
@@ -119,6 +121,99 @@ fn parse_cursor(cursor: &str) -> Result<Option<i64>, Error> {
     }
 }
 
+/// Wire facts into the rules' facts (henkilötunnus, home and start date are filled in later).
+fn facts_from_wire(f: pb::JobseekerFacts) -> Result<JobseekerFacts, Error> {
+    let bad = |field: &str, why: &str| Error::Invalid(vec![FieldViolation::new(field, why)]);
+    let employment_status = match pb::EmploymentStatus::try_from(f.employment_status) {
+        Ok(pb::EmploymentStatus::Unemployed) => EmploymentStatus::Unemployed,
+        Ok(pb::EmploymentStatus::LaidOff) => EmploymentStatus::LaidOff,
+        Ok(pb::EmploymentStatus::EmployedSubsidised) => EmploymentStatus::EmployedSubsidised,
+        Ok(pb::EmploymentStatus::InService) => EmploymentStatus::InService,
+        Ok(pb::EmploymentStatus::InTraining) => EmploymentStatus::InTraining,
+        Ok(pb::EmploymentStatus::OpenMarketEmployed) => EmploymentStatus::OpenMarketEmployed,
+        Ok(pb::EmploymentStatus::ShortWorkingWeek) => EmploymentStatus::ShortWorkingWeek,
+        Ok(pb::EmploymentStatus::OutsideLabourForce) => EmploymentStatus::OutsideLabourForce,
+        Ok(pb::EmploymentStatus::UnemploymentPension) => EmploymentStatus::UnemploymentPension,
+        Ok(pb::EmploymentStatus::Unspecified) | Err(_) => {
+            return Err(bad("jobseeker.facts.employment_status", "required"));
+        }
+    };
+    let te_office_declines = match pb::DeclineReason::try_from(f.te_office_declines) {
+        Ok(pb::DeclineReason::Unspecified) => None,
+        Ok(pb::DeclineReason::LinguisticRights) => Some(DeclineReason::LinguisticRights),
+        Ok(pb::DeclineReason::InappropriateClientRelationship) => {
+            Some(DeclineReason::InappropriateClientRelationship)
+        }
+        Ok(pb::DeclineReason::OtherJustified) => Some(DeclineReason::OtherJustified),
+        Err(_) => return Err(bad("jobseeker.facts.te_office_declines", "unknown reason")),
+    };
+    Ok(JobseekerFacts {
+        residence_municipality_code: f.residence_municipality_code.trim().to_owned(),
+        employment_status,
+        registered_as_jobseeker: f.registered_as_jobseeker,
+        entitled_to_earnings_related_allowance: f.entitled_to_earnings_related_allowance,
+        immigrant: f.immigrant,
+        mother_tongue: f.mother_tongue.trim().to_owned(),
+        at_risk_of_unemployment: f.at_risk_of_unemployment,
+        temporary_protection: f.temporary_protection,
+        change_security_eligible: f.change_security_eligible,
+        previously_client_of_area: f.previously_client_of_area.trim().to_owned(),
+        te_office_declines,
+        continuous_unemployment_months: f.continuous_unemployment_months,
+        unemployment_benefit_days: f.unemployment_benefit_days,
+        labour_market_subsidy_days: f.labour_market_subsidy_days,
+        needs_multisector_service: f.needs_multisector_service,
+        ..Default::default()
+    })
+}
+
+fn raw_referral(idempotency_key: String, seeker: pb::Jobseeker) -> Result<RawReferral, Error> {
+    Ok(RawReferral {
+        idempotency_key,
+        henkilotunnus: seeker.henkilotunnus,
+        home_municipality_code: seeker.home_municipality_code,
+        job_search_start: seeker.job_search_start_date.as_ref().map(date_to_naive),
+        grounds: seeker.grounds,
+        facts: seeker.facts.map(facts_from_wire).transpose()?,
+    })
+}
+
+fn snake(v: impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn decision_to_wire(d: eligibility::Decision) -> pb::EligibilityDecision {
+    let mut out = pb::EligibilityDecision {
+        date: Some(date_from_naive(d.date)),
+        grounds: d.grounds.iter().map(snake).collect(),
+        rule: d.rule.law.to_owned(),
+        rule_effective_from: Some(date_from_naive(d.rule.effective_from)),
+        ..Default::default()
+    };
+    match d.outcome {
+        Outcome::Referral {
+            trial,
+            area,
+            municipality,
+            by_residence,
+        } => {
+            out.referable = trial == "2021";
+            out.trial_id = trial;
+            out.area_id = area;
+            out.municipality_code = municipality;
+            out.by_residence = by_residence;
+        }
+        Outcome::StaysWithTeOffice { reason, detail } => {
+            out.stay_reason = snake(reason);
+            out.detail = detail;
+        }
+    }
+    out
+}
+
 type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::ReferralStatusChange, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -128,14 +223,7 @@ impl TeOfficeService for Api {
         request: Request<pb::SubmitReferralRequest>,
     ) -> Result<Response<pb::SubmitReferralResponse>, Status> {
         let req = request.into_inner();
-        let seeker = req.jobseeker.unwrap_or_default();
-        let raw = RawReferral {
-            idempotency_key: req.idempotency_key,
-            henkilotunnus: seeker.henkilotunnus,
-            home_municipality_code: seeker.home_municipality_code,
-            job_search_start: seeker.job_search_start_date.as_ref().map(date_to_naive),
-            grounds: seeker.grounds,
-        };
+        let raw = raw_referral(req.idempotency_key, req.jobseeker.unwrap_or_default())?;
         let new = NewReferral::validate(raw, self.desk.registry, self.desk.clock.today())
             .map_err(Error::Invalid)?;
         let done = self.desk.submit(new).await?;
@@ -207,6 +295,33 @@ impl TeOfficeService for Api {
             referrals,
             next_page_token,
         }))
+    }
+
+    async fn evaluate_eligibility(
+        &self,
+        request: Request<pb::EvaluateEligibilityRequest>,
+    ) -> Result<Response<pb::EligibilityDecision>, Status> {
+        let req = request.into_inner();
+        let on = match &req.date {
+            None => self.desk.clock.today(),
+            Some(d) => date_to_naive(d).ok_or_else(|| {
+                Error::Invalid(vec![FieldViolation::new("date", "not a calendar date")])
+            })?,
+        };
+        let seeker = req.jobseeker.unwrap_or_default();
+        if seeker.facts.is_none() {
+            return Err(
+                Error::Invalid(vec![FieldViolation::new("jobseeker.facts", "required")]).into(),
+            );
+        }
+        // The same validation as SubmitReferral; no idempotency key is needed for a question.
+        let raw = raw_referral("evaluation".into(), seeker)?;
+        let new = NewReferral::validate(raw, self.desk.registry, on).map_err(Error::Invalid)?;
+        let facts = new.facts.unwrap_or_default();
+        let decision = eligibility::evaluate(self.desk.registry, &facts, on).map_err(|e| {
+            Error::Invalid(vec![FieldViolation::new("jobseeker.facts", e.to_string())])
+        })?;
+        Ok(Response::new(decision_to_wire(decision)))
     }
 
     type WatchReferralsStream = ChangeStream;

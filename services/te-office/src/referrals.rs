@@ -17,7 +17,7 @@ use kokeilu_rules::registry::Registry;
 use tokio::sync::watch;
 
 use crate::db::{ReferralRow, Repository};
-use crate::domain::{NewReferral, Status, route};
+use crate::domain::{NewReferral, Status, decide};
 use crate::error::Error;
 
 /// What SubmitReferral answers.
@@ -67,8 +67,8 @@ impl Desk {
             tx.rollback().await?;
             return replay(existing, &fingerprint);
         }
-        let area = route(self.registry, &req.home_municipality_code, today)
-            .map_err(Error::NotReferable)?;
+        let routed = decide(self.registry, &req, today).map_err(Error::NotReferable)?;
+        let area = routed.area;
         if let Some(live) = self
             .repo
             .live_for_person(&mut tx, req.hetu.expose())
@@ -83,7 +83,7 @@ impl Desk {
             area_id: area.clone(),
             henkilotunnus: req.hetu.expose().to_owned(),
             home_municipality_code: req.home_municipality_code.clone(),
-            grounds: req.grounds.iter().map(|g| *g as i32).collect(),
+            grounds: routed.grounds.iter().map(|g| *g as i32).collect(),
             job_search_start_date: Some(date_from_naive(req.job_search_start)),
             issued_at: Some(timestamp_from(now)),
             referral_date: Some(date_from_naive(today)),
@@ -103,7 +103,7 @@ impl Desk {
             henkilotunnus: req.hetu.expose().to_owned(),
             home_municipality_code: req.home_municipality_code.clone(),
             area_id: area.clone(),
-            grounds: req.grounds.clone(),
+            grounds: routed.grounds.clone(),
             job_search_start: req.job_search_start,
             referral_date: today,
             status: Status::Issued,

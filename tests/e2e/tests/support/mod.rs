@@ -171,6 +171,7 @@ pub fn referral(n: u32, municipality: &str) -> te::SubmitReferralRequest {
             grounds: vec![
                 kokeilu_proto::referral::TargetGroupGround::NoEarningsRelatedAllowance as i32,
             ],
+            facts: None,
         }),
     }
 }
