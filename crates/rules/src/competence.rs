@@ -1,11 +1,27 @@
-//! Which labour-policy statements a trial municipality may issue on a date (DOMAIN.md §1.c).
-//! Subjects the municipality is not competent for stay with the TE office, to which the
-//! municipality sends the facts (1269/2020 20 §).
+//! Which labour-policy statements a trial municipality may issue on a date (DOMAIN.md § 1.c).
+//!
+//! A labour-policy statement binds Kela or the unemployment fund, so a statement from an issuer
+//! without competence on its date is a defect AVI may act on. The competence moved to the trial
+//! municipality subject by subject:
+//!
+//! - 1.3.2021 (1269/2020 12 §): participation in services and whether they are in the plan (not
+//!   labour-market training), interrupted studies and self-motivated study, immigrants' study;
+//! - 1.6.2021 (421/2021): the same moved to 12 a § 1 mom 3–5 kohta;
+//! - 2.10.2021 (421/2021 12 a § 1 mom 1–2 kohta): general labour-policy conditions of benefit,
+//!   TTL 2:5 a and 2:10 a (reference updated by 1133/2022 from 1.1.2023);
+//! - 11.7.2022 (682/2022): restoration of benefit, optionally certain studies, and 12 b § job search
+//!   in another EU state;
+//! - 1.12.2023 (1001/2023 12 a § 4 mom): the TE office may also issue any statement on a client.
+//!
+//! The TE customer service centre keeps its statements (TTL 11:4.2; 12 a § 2 mom); everything
+//! else stays with the TE office, to which the municipality sends the facts (20 §). Outside the
+//! trial (before 1.3.2021, the TE office; from 1.1.2025 the municipal employment authority of
+//! 380/2023) there is no trial competence at all.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::eligibility::RuleVersion;
+use crate::rule::{RuleVersion, date};
 
 /// The subject of a labour-policy statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,7 +45,7 @@ pub enum StatementSubject {
     CertainStudies,
     /// Leaving to seek work in another EU state (Reg. 883/2004 art. 64; TTL 11:4 a).
     JobSearchInEuState,
-    /// Matters of the TE customer service centre (TTL 11:4.2).
+    /// Matters of the TE customer service centre (TTL 11:4.2; 1269/2020 12 a § 2 mom).
     CustomerServiceCentre,
     /// Any other TTL condition.
     Other,
@@ -55,9 +71,13 @@ impl StatementSubject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Issuer {
+    /// The trial municipality.
     Municipality,
     TeOffice,
-    CustomerServiceCentre,
+    /// The state's TE customer service centre (*työ- ja elinkeinohallinnon asiakaspalvelukeskus*).
+    StateCustomerServiceCentre,
+    /// After the trial: the employment authority of the permanent law (380/2023), from 1.1.2025.
+    EmploymentAuthority,
 }
 
 /// The answer for one subject on one date.
@@ -73,160 +93,155 @@ pub struct Competence {
     pub rule: RuleVersion,
 }
 
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
+/// One version of the competence for a subject: from when, under which provision, who.
+struct Version {
+    from: NaiveDate,
+    law: &'static str,
+    issuer: Issuer,
+    optional: bool,
+}
+
+fn v(from: NaiveDate, law: &'static str, issuer: Issuer) -> Version {
+    Version {
+        from,
+        law,
+        issuer,
+        optional: false,
+    }
+}
+
+fn trial_start() -> NaiveDate {
+    date(2021, 3, 1)
+}
+
+fn trial_end() -> NaiveDate {
+    date(2024, 12, 31)
+}
+
+/// The versions of the competence for `subject`, oldest first, within the trial period.
+fn versions(subject: StatementSubject) -> Vec<Version> {
+    use Issuer::{Municipality as M, StateCustomerServiceCentre as C, TeOffice as T};
+    use StatementSubject as S;
+    let (start, june, october) = (trial_start(), date(2021, 6, 1), date(2021, 10, 2));
+    let (july22, jan23) = (date(2022, 7, 11), date(2023, 1, 1));
+    let with_te = "1269/2020 20 § (the TE office; the municipality sends the facts)";
+    match subject {
+        S::ParticipationInService => vec![
+            v(start, "1269/2020 12 § 2 mom 1 kohta", M),
+            v(june, "1269/2020 12 a § 1 mom 3 kohta (421/2021)", M),
+        ],
+        S::LabourMarketTraining => vec![
+            v(
+                start,
+                "1269/2020 12 § 2 mom 1 kohta (labour-market training excepted)",
+                T,
+            ),
+            v(
+                june,
+                "1269/2020 12 a § 1 mom 3 kohta (421/2021; labour-market training excepted)",
+                T,
+            ),
+        ],
+        S::SelfMotivatedStudy => vec![
+            v(start, "1269/2020 12 §", M),
+            v(june, "1269/2020 12 a § 1 mom 4 kohta (421/2021)", M),
+        ],
+        S::ImmigrantSupportedStudy => vec![
+            v(start, "1269/2020 12 §", M),
+            v(june, "1269/2020 12 a § 1 mom 5 kohta (421/2021)", M),
+        ],
+        S::GeneralConditions => vec![
+            v(start, with_te, T),
+            v(october, "1269/2020 12 a § 1 mom 1 kohta (421/2021)", M),
+        ],
+        S::BusinessOrShortStudies => vec![
+            v(start, with_te, T),
+            v(october, "1269/2020 12 a § 1 mom 2 kohta (421/2021)", M),
+            v(
+                jan23,
+                "1269/2020 12 a § 1 mom 2 kohta as amended by 1133/2022",
+                M,
+            ),
+        ],
+        S::BenefitRestoration => vec![
+            v(start, with_te, T),
+            v(
+                july22,
+                "1269/2020 12 a § as amended by 682/2022 (TTL 2:16.1; 2 a:10.2–3)",
+                M,
+            ),
+        ],
+        S::CertainStudies => vec![
+            v(start, with_te, T),
+            Version {
+                optional: true,
+                ..v(
+                    july22,
+                    "1269/2020 12 a § as amended by 682/2022 (optional)",
+                    M,
+                )
+            },
+            Version {
+                optional: true,
+                ..v(
+                    jan23,
+                    "1269/2020 12 a § as amended by 682/2022 and 1133/2022 (optional)",
+                    M,
+                )
+            },
+        ],
+        S::JobSearchInEuState => vec![
+            v(start, with_te, T),
+            v(july22, "1269/2020 12 b § (682/2022)", M),
+        ],
+        S::CustomerServiceCentre => vec![
+            v(start, "TTL 11:4.2", C),
+            v(june, "1269/2020 12 a § 2 mom (421/2021); TTL 11:4.2", C),
+        ],
+        S::Other => vec![v(start, with_te, T)],
+    }
 }
 
 /// Competence for `subject` on `date`. Outside the 2021–2024 trial nothing is municipal.
 pub fn competence(subject: StatementSubject, date: NaiveDate) -> Competence {
-    use StatementSubject as S;
-    let in_trial = date >= day(2021, 3, 1) && date <= day(2024, 12, 31);
-    let (from, law, municipal, optional) = match subject {
-        S::ParticipationInService | S::SelfMotivatedStudy | S::ImmigrantSupportedStudy => {
-            (day(2021, 3, 1), "1269/2020 12 §", true, false)
-        }
-        S::LabourMarketTraining => (
-            day(2021, 3, 1),
-            "1269/2020 12 §; 421/2021 12 a § 3 kohta",
-            false,
-            false,
-        ),
-        S::GeneralConditions => (
-            day(2021, 10, 2),
-            "421/2021 12 a § 1 mom 1 kohta",
-            true,
-            false,
-        ),
-        S::BusinessOrShortStudies => (
-            day(2021, 10, 2),
-            "421/2021 12 a § 2 kohta; 1133/2022",
-            true,
-            false,
-        ),
-        S::BenefitRestoration => (day(2022, 7, 11), "682/2022", true, false),
-        S::CertainStudies => (day(2022, 7, 11), "682/2022; 1133/2022", true, true),
-        S::JobSearchInEuState => (day(2022, 7, 11), "682/2022 12 b §", true, false),
-        S::CustomerServiceCentre => (
-            day(2021, 3, 1),
-            "421/2021 12 a § (TTL 11:4.2)",
-            false,
-            false,
-        ),
-        S::Other => (day(2021, 3, 1), "1269/2020 20 §", false, false),
-    };
-    let municipality = municipal && in_trial && date >= from;
-    let issuer = if municipality {
-        Issuer::Municipality
-    } else if subject == S::CustomerServiceCentre {
-        Issuer::CustomerServiceCentre
-    } else {
-        Issuer::TeOffice
-    };
-    Competence {
+    let outside = |issuer, law, from| Competence {
         subject,
         date,
         issuer,
-        optional_for_municipality: municipality && optional,
-        te_office_may_also_issue: municipality && date >= day(2023, 12, 1),
-        rule: RuleVersion {
-            law: if municipality || !municipal {
-                law
-            } else {
-                "before the municipal competence began"
-            },
-            effective_from: if municipality {
-                from
-            } else {
-                day(2021, 3, 1).min(date)
-            },
-        },
+        optional_for_municipality: false,
+        te_office_may_also_issue: false,
+        rule: RuleVersion::new(law, from),
+    };
+    if date < trial_start() {
+        let issuer = if subject == StatementSubject::CustomerServiceCentre {
+            Issuer::StateCustomerServiceCentre
+        } else {
+            Issuer::TeOffice
+        };
+        return outside(
+            issuer,
+            "TTL 1:4.3 (1269/2020 not yet in force)",
+            self::date(2003, 1, 1),
+        );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn competence_moves_to_the_municipality_on_the_amendment_dates() {
-        use StatementSubject as S;
-        let cases = [
-            (
-                S::ParticipationInService,
-                day(2021, 3, 1),
-                Issuer::Municipality,
-                "1269/2020 12 §",
-            ),
-            (
-                S::LabourMarketTraining,
-                day(2022, 1, 3),
-                Issuer::TeOffice,
-                "1269/2020 12 §",
-            ),
-            (
-                S::GeneralConditions,
-                day(2021, 10, 1),
-                Issuer::TeOffice,
-                "421/2021 12 a §, before 2.10.2021",
-            ),
-            (
-                S::GeneralConditions,
-                day(2021, 10, 2),
-                Issuer::Municipality,
-                "421/2021 12 a §",
-            ),
-            (
-                S::BenefitRestoration,
-                day(2022, 7, 10),
-                Issuer::TeOffice,
-                "682/2022, before 11.7.2022",
-            ),
-            (
-                S::BenefitRestoration,
-                day(2022, 7, 11),
-                Issuer::Municipality,
-                "682/2022",
-            ),
-            (
-                S::JobSearchInEuState,
-                day(2022, 7, 11),
-                Issuer::Municipality,
-                "682/2022 12 b §",
-            ),
-            (
-                S::CustomerServiceCentre,
-                day(2023, 1, 2),
-                Issuer::CustomerServiceCentre,
-                "421/2021 12 a §",
-            ),
-            (
-                S::Other,
-                day(2023, 1, 2),
-                Issuer::TeOffice,
-                "1269/2020 20 §",
-            ),
-            (
-                S::ParticipationInService,
-                day(2025, 1, 2),
-                Issuer::TeOffice,
-                "trial over",
-            ),
-        ];
-        for (subject, date, issuer, law) in cases {
-            assert_eq!(
-                competence(subject, date).issuer,
-                issuer,
-                "{subject:?} on {date} ({law})"
-            );
-        }
+    if date > trial_end() {
+        return outside(
+            Issuer::EmploymentAuthority,
+            "380/2023 (the trial ended on 31.12.2024)",
+            self::date(2025, 1, 1),
+        );
     }
-
-    #[test]
-    fn optional_and_concurrent_competence() {
-        let c = competence(StatementSubject::CertainStudies, day(2022, 8, 1));
-        assert!(c.optional_for_municipality);
-        assert!(!c.te_office_may_also_issue);
-        let c = competence(StatementSubject::GeneralConditions, day(2023, 12, 1));
-        assert!(c.te_office_may_also_issue, "1001/2023");
+    let all = versions(subject);
+    let Some(version) = all.iter().rev().find(|v| v.from <= date) else {
+        return outside(Issuer::TeOffice, "1269/2020 20 §", trial_start());
+    };
+    let municipal = version.issuer == Issuer::Municipality;
+    Competence {
+        subject,
+        date,
+        issuer: version.issuer,
+        optional_for_municipality: municipal && version.optional,
+        te_office_may_also_issue: municipal && date >= self::date(2023, 12, 1),
+        rule: RuleVersion::new(version.law, version.from),
     }
 }

@@ -1,24 +1,42 @@
-//! Service-process and statement deadlines by date (DOMAIN.md §1.b).
+//! Service-process and statement deadlines by date (DOMAIN.md § 1.b). The trial municipality runs
+//! the jobseeker's service process under the general JTYPL rules (1269/2020 8 §), and AVI checks
+//! whether it met them, so every due date names the rule version it follows.
 //!
-//! - Before 2.5.2022: first interview within 2 weeks of the start of the job search (JTYPL 2:4 §
-//!   1 mom, 916/2012), then an interview after every 3 months of unemployment (2:4 § 2 mom,
-//!   1456/2016).
-//! - From 2.5.2022 (1381/2021, JTYPL as amended by 1379/2021): initial interview within 5 working
-//!   days; 5 further job-search discussions within 3 months of it; then one every 3 months; and
-//!   2 within one month after every 6 months of unemployment.
-//! - Labour-policy statements: within 7 calendar days of receiving the needed information (TEM
-//!   decree 153/2021 § 1).
-//! - A time limit ending on a day offices are closed ends on the next working day (150/1930 § 5).
+//! - Job searches starting before 2.5.2022: first interview within **2 weeks** of the start of the
+//!   job search (JTYPL 2:4 § 1 mom, 916/2012), then an interview after every **3 months** of
+//!   continuous unemployment (2:4 § 2 mom as amended by 1456/2016).
+//! - From 2.5.2022 (1381/2021; JTYPL as amended by 1379/2021): initial interview within **5 working
+//!   days** of the start of the job search; **5** further job-search discussions within 3 months of
+//!   it (4 if a supplementary discussion came first); then one every **3 months**; and **2** within
+//!   one month after every 6 months of unemployment. A new initial interview only if ≥ 6 months
+//!   have passed since the previous job search ended.
+//! - Transition (1381/2021, entry-into-force provision 3–4 mom): for job searches registered before
+//!   2.5.2022, the first new-model discussion is due 3 months after the last old-model interview,
+//!   and the half-yearly pair once unemployment has lasted 6 months.
+//! - From 1.1.2025 the permanent law keeps 5 working days (380/2023 31 §).
+//! - Labour-policy statements: within **7 calendar days** of receiving the needed information
+//!   (TEM decree 153/2021 § 1).
+//!
+//! The rule follows the start date of the job search (the transition: the due date). A due date
+//! on a day offices are closed moves to the next working day (150/1930 § 5, see [`workdays`]).
+//! Calendar months are added with chrono's month arithmetic (31.1 + 1 month = 28/29.2).
+//!
+//! [`workdays`]: crate::workdays
 
-use chrono::{Duration, Months, NaiveDate};
+use chrono::{Days, Months, NaiveDate};
 use serde::Serialize;
 
-use crate::eligibility::RuleVersion;
+use crate::rule::{RuleVersion, date};
 use crate::workdays::{add_working_days, deadline_on_working_day};
 
-/// The Nordic service model applies to job searches from this date.
+/// The Nordic service model applies to job searches from this date (1381/2021).
 pub fn nordic_model_from() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2022, 5, 2).unwrap_or(NaiveDate::MIN)
+    date(2022, 5, 2)
+}
+
+/// The permanent law (380/2023) applies from this date.
+pub fn permanent_law_from() -> NaiveDate {
+    date(2025, 1, 1)
 }
 
 /// What must happen by when.
@@ -47,93 +65,147 @@ pub struct Due {
 }
 
 fn months(d: NaiveDate, n: u32) -> NaiveDate {
-    d.checked_add_months(Months::new(n)).unwrap_or(d)
+    d.checked_add_months(Months::new(n))
+        .unwrap_or(NaiveDate::MAX)
 }
+
+fn nordic(start: NaiveDate) -> bool {
+    start >= nordic_model_from()
+}
+
+const NORDIC_DISCUSSIONS: &str = "JTYPL 2:5 as amended by 1379/2021; 1269/2020 8 § (1381/2021)";
 
 /// The first/initial interview for a job search starting on `start`.
 pub fn initial_interview(start: NaiveDate) -> Due {
-    if start >= nordic_model_from() {
-        Due {
-            kind: Kind::InitialInterview,
-            due: deadline_on_working_day(add_working_days(start, 5)),
-            count: 1,
-            rule: RuleVersion {
-                law: "JTYPL 2:4 as amended by 1379/2021; 1269/2020 8 § as amended by 1381/2021",
-                effective_from: nordic_model_from(),
-            },
-        }
+    let (due, rule) = if start >= permanent_law_from() {
+        (
+            add_working_days(start, 5),
+            RuleVersion::new("380/2023 31 §", permanent_law_from()),
+        )
+    } else if nordic(start) {
+        (
+            add_working_days(start, 5),
+            RuleVersion::new(
+                "JTYPL 2:4 as amended by 1379/2021; 1269/2020 8 § as amended by 1381/2021",
+                nordic_model_from(),
+            ),
+        )
     } else {
-        Due {
-            kind: Kind::InitialInterview,
-            due: deadline_on_working_day(start + Duration::days(14)),
-            count: 1,
-            rule: RuleVersion {
-                law: "JTYPL 2:4 § 1 mom (916/2012)",
-                effective_from: NaiveDate::from_ymd_opt(2013, 1, 1).unwrap_or(NaiveDate::MIN),
-            },
-        }
+        (
+            deadline_on_working_day(start.checked_add_days(Days::new(14)).unwrap_or(start)),
+            RuleVersion::new("JTYPL 2:4 § 1 mom (916/2012)", date(2013, 1, 1)),
+        )
+    };
+    Due {
+        kind: Kind::InitialInterview,
+        due,
+        count: 1,
+        rule,
+    }
+}
+
+/// Whether a job search starting on `start` needs a new initial interview, given when the
+/// previous job search ended: from 2.5.2022 only if at least 6 months have passed (JTYPL as
+/// amended by 1379/2021); before, every job search began with an interview.
+pub fn initial_interview_required(
+    start: NaiveDate,
+    previous_job_search_ended: Option<NaiveDate>,
+) -> bool {
+    match previous_job_search_ended {
+        Some(ended) if nordic(start) => months(ended, 6) <= start,
+        _ => true,
     }
 }
 
 /// Discussions due after an initial interview held on `held`, for a job search that started on
-/// `start` (the rule follows the start date).
+/// `start` (the rule follows the start date). Assumes no supplementary discussion preceded the
+/// initial interview; see [`after_initial_interview_with`].
 pub fn after_initial_interview(start: NaiveDate, held: NaiveDate) -> Vec<Due> {
-    if start >= nordic_model_from() {
-        let rule = RuleVersion {
-            law: "JTYPL 2:5 as amended by 1379/2021",
-            effective_from: nordic_model_from(),
-        };
-        vec![
-            Due {
-                kind: Kind::IntensiveDiscussions,
-                due: deadline_on_working_day(months(held, 3)),
-                count: 5,
-                rule: rule.clone(),
-            },
-            Due {
-                kind: Kind::HalfYearlyDiscussions,
-                due: deadline_on_working_day(months(start, 7)),
-                count: 2,
-                rule,
-            },
-        ]
-    } else {
-        vec![regular_after(start, start)]
-    }
+    after_initial_interview_with(start, held, false)
 }
 
-/// The next regular discussion (periodic interview before 2.5.2022) after one held on `last`.
+/// As [`after_initial_interview`]; `supplementary_first`: a supplementary job-search discussion
+/// was held before the initial interview, which leaves 4 discussions for the first 3 months.
+pub fn after_initial_interview_with(
+    start: NaiveDate,
+    held: NaiveDate,
+    supplementary_first: bool,
+) -> Vec<Due> {
+    if !nordic(start) {
+        // JTYPL 2:4 § 2 mom (1456/2016): after every 3 months of continuous unemployment,
+        // counted from the start of the job search, not from the interview.
+        return vec![regular_after(start, start)];
+    }
+    let rule = RuleVersion::new(NORDIC_DISCUSSIONS, nordic_model_from());
+    let mut due = vec![Due {
+        kind: Kind::IntensiveDiscussions,
+        due: deadline_on_working_day(months(held, 3)),
+        count: if supplementary_first { 4 } else { 5 },
+        rule,
+    }];
+    due.extend(half_yearly(start, 1));
+    due
+}
+
+/// The next regular discussion 3 months after `last`: the last discussion held (from 2.5.2022),
+/// or before 2.5.2022 the last 3-month mark of continuous unemployment (the start of the job
+/// search, then each periodic interview's mark).
 pub fn regular_after(start: NaiveDate, last: NaiveDate) -> Due {
-    let law = if start >= nordic_model_from() {
-        "JTYPL 2:5 as amended by 1379/2021"
+    let nominal = months(last, 3);
+    let rule = if nordic(start) {
+        RuleVersion::new(NORDIC_DISCUSSIONS, nordic_model_from())
+    } else if nominal >= nordic_model_from() {
+        RuleVersion::new(
+            "1381/2021 entry-into-force provision 3 mom (JTYPL 2:6.1(2) 3 months after the last \
+             interview)",
+            nordic_model_from(),
+        )
     } else {
-        "JTYPL 2:4 § 2 mom as amended by 1456/2016"
+        RuleVersion::new(
+            "JTYPL 2:4 § 2 mom as amended by 1456/2016",
+            date(2017, 1, 1),
+        )
     };
     Due {
         kind: Kind::RegularDiscussion,
-        due: deadline_on_working_day(months(last, 3)),
+        due: deadline_on_working_day(nominal),
         count: 1,
-        rule: RuleVersion {
-            law,
-            effective_from: if start >= nordic_model_from() {
-                nordic_model_from()
-            } else {
-                NaiveDate::from_ymd_opt(2017, 1, 1).unwrap_or(NaiveDate::MIN)
-            },
-        },
+        rule,
     }
+}
+
+/// The two discussions due within one month after `period` × 6 months of unemployment
+/// (`period` ≥ 1) for a job search that started on `start`. `None` when no such obligation exists:
+/// `period` 0, or the 6-month mark falls before 2.5.2022 (the old model had none).
+pub fn half_yearly(start: NaiveDate, period: u32) -> Option<Due> {
+    let mark = months(start, period.checked_mul(6)?);
+    if period == 0 || mark < nordic_model_from() {
+        return None;
+    }
+    let rule = if nordic(start) {
+        RuleVersion::new(NORDIC_DISCUSSIONS, nordic_model_from())
+    } else {
+        RuleVersion::new(
+            "1381/2021 entry-into-force provision 4 mom (JTYPL 2:6.1(3) once unemployment has \
+             lasted 6 months)",
+            nordic_model_from(),
+        )
+    };
+    Some(Due {
+        kind: Kind::HalfYearlyDiscussions,
+        due: deadline_on_working_day(months(mark, 1)),
+        count: 2,
+        rule,
+    })
 }
 
 /// A labour-policy statement whose information was received on `received`.
 pub fn statement(received: NaiveDate) -> Due {
     Due {
         kind: Kind::Statement,
-        due: deadline_on_working_day(received + Duration::days(7)),
+        due: deadline_on_working_day(received.checked_add_days(Days::new(7)).unwrap_or(received)),
         count: 1,
-        rule: RuleVersion {
-            law: "TEM decree 153/2021 § 1",
-            effective_from: NaiveDate::from_ymd_opt(2021, 3, 1).unwrap_or(NaiveDate::MIN),
-        },
+        rule: RuleVersion::new("TEM decree 153/2021 § 1", date(2021, 3, 1)),
     }
 }
 
@@ -148,11 +220,37 @@ mod tests {
     #[test]
     fn initial_interview_follows_the_rule_of_the_start_date() {
         // JTYPL 2:4 (916/2012): two weeks; Fri 29.4.2022 + 14 = Fri 13.5.
-        assert_eq!(initial_interview(day(2022, 4, 29)).due, day(2022, 5, 13));
+        let old = initial_interview(day(2022, 4, 29));
+        assert_eq!(
+            (old.due, old.rule.effective_from),
+            (day(2022, 5, 13), day(2013, 1, 1))
+        );
+        // Two weeks ending on a Sunday move to Monday: Sun 7.3.2021 + 14 → Mon 22.3.
+        assert_eq!(initial_interview(day(2021, 3, 7)).due, day(2021, 3, 22));
         // From 2.5.2022 (1379/2021): 5 working days; Mon 2.5.2022 → Mon 9.5.
-        assert_eq!(initial_interview(day(2022, 5, 2)).due, day(2022, 5, 9));
+        let new = initial_interview(day(2022, 5, 2));
+        assert_eq!(
+            (new.due, new.rule.effective_from),
+            (day(2022, 5, 9), day(2022, 5, 2))
+        );
         // Over Midsummer 2024: Wed 19.6 + 5 working days (21.6 and 22.6 closed) → Thu 27.6.
         assert_eq!(initial_interview(day(2024, 6, 19)).due, day(2024, 6, 27));
+        // 380/2023 from 1.1.2025.
+        let permanent = initial_interview(day(2025, 1, 2));
+        assert_eq!(permanent.rule.law, "380/2023 31 §");
+        assert_eq!(permanent.due, day(2025, 1, 10), "6.1 Epiphany is closed");
+    }
+
+    #[test]
+    fn a_new_initial_interview_needs_six_months_since_the_last_job_search() {
+        let start = day(2023, 9, 1);
+        assert!(initial_interview_required(start, None));
+        assert!(!initial_interview_required(start, Some(day(2023, 3, 2))));
+        assert!(initial_interview_required(start, Some(day(2023, 3, 1))));
+        assert!(initial_interview_required(
+            day(2022, 4, 1),
+            Some(day(2022, 3, 1))
+        ));
     }
 
     #[test]
@@ -161,11 +259,36 @@ mod tests {
         assert_eq!(after[0].kind, Kind::IntensiveDiscussions);
         // Three months after 6.9.2024 is Independence Day: the next working day is Mon 9.12.
         assert_eq!((after[0].count, after[0].due), (5, day(2024, 12, 9)));
+        // Six months of unemployment on 2.3.2025, two discussions by 2.4.2025.
         assert_eq!(after[1].kind, Kind::HalfYearlyDiscussions);
-        assert_eq!(after[1].count, 2);
+        assert_eq!((after[1].count, after[1].due), (2, day(2025, 4, 2)));
+        let with_supplementary =
+            after_initial_interview_with(day(2024, 9, 2), day(2024, 9, 6), true);
+        assert_eq!(with_supplementary[0].count, 4);
         let old = after_initial_interview(day(2021, 9, 1), day(2021, 9, 10));
+        assert_eq!(old.len(), 1);
         assert_eq!(old[0].kind, Kind::RegularDiscussion);
         assert_eq!(old[0].due, day(2021, 12, 1));
+        assert_eq!(old[0].rule.law, "JTYPL 2:4 § 2 mom as amended by 1456/2016");
+    }
+
+    #[test]
+    fn old_job_searches_switch_to_the_nordic_model_on_2_5_2022() {
+        // Job search from 1.10.2021, last periodic interview 10.3.2022: the next is due 10.6.2022
+        // under the transitional provision of 1381/2021.
+        let next = regular_after(day(2021, 10, 1), day(2022, 3, 10));
+        assert_eq!(next.due, day(2022, 6, 10));
+        assert!(next.rule.law.starts_with("1381/2021"), "{}", next.rule.law);
+        // The half-yearly pair: 6 months on 1.4.2022 is before the switch, 12 months on
+        // 1.10.2022 is after it.
+        assert_eq!(half_yearly(day(2021, 10, 1), 1), None);
+        let pair = half_yearly(day(2021, 10, 1), 2).unwrap();
+        assert_eq!((pair.count, pair.due), (2, day(2022, 11, 1)));
+        assert_eq!(half_yearly(day(2024, 1, 1), 0), None);
+        assert_eq!(
+            half_yearly(day(2024, 1, 1), 2).unwrap().due,
+            day(2025, 2, 3)
+        );
     }
 
     #[test]
@@ -173,5 +296,9 @@ mod tests {
         assert_eq!(statement(day(2024, 9, 2)).due, day(2024, 9, 9));
         // 7 days from 17.12.2024 is Christmas Eve: the next working day is 27.12.
         assert_eq!(statement(day(2024, 12, 17)).due, day(2024, 12, 27));
+        assert_eq!(
+            statement(day(2024, 9, 2)).rule.law,
+            "TEM decree 153/2021 § 1"
+        );
     }
 }

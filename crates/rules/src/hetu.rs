@@ -1,7 +1,16 @@
 //! The Finnish personal identity code (henkilötunnus), Government Decree 128/2010 § 2 as amended
 //! by 690/2022 (in force 1.1.2023): `DDMMYY` + century sign + individual number `NNN` + check
-//! character. The full code is personal data: it is only ever read through [`Hetu::expose`], and
-//! `Debug`/`Display` never show it.
+//! character (DOMAIN.md § 5). Every referral carries one, so every service validates it the same
+//! way here.
+//!
+//! - Century signs: `+` 1800s; `-` and (from 2023) `Y X W V U` 1900s; `A` and (from 2023)
+//!   `B C D E F` 2000s. Since 2023 the sign is part of the individual number, so two people may
+//!   share the digits: the full 11-character code is the identity (equality and hashing use it).
+//! - Individual number 002–999; 900–999 are temporary numbers not in the population register.
+//! - Check character: `DDMMYYNNN mod 31` mapped through `0123456789ABCDEFHJKLMNPRSTUVWXY`.
+//!
+//! The full code is personal data: it is only ever read through [`Hetu::expose`]; `Debug` and
+//! `Display` show at most the century sign, and error messages never repeat the input.
 
 use std::fmt;
 
@@ -22,7 +31,10 @@ pub struct Hetu {
 pub enum HetuError {
     #[error("must be 11 characters (DDMMYY, century sign, 3 digits, check character)")]
     Length,
-    #[error("the birth date part must be 6 digits and the individual number 3 digits")]
+    #[error(
+        "the birth date part must be 6 digits, the individual number 3 digits and the check \
+         character one of 0-9 A-Y without G, I, O, Q, Z"
+    )]
     Characters,
     #[error("unknown century sign (allowed: + - Y X W V U A B C D E F)")]
     CenturySign,
@@ -51,11 +63,17 @@ impl Hetu {
     /// Parses and validates a code (surrounding whitespace is ignored; letters may be lower case).
     pub fn parse(s: &str) -> Result<Self, HetuError> {
         let code = s.trim().to_ascii_uppercase();
-        if code.chars().count() != 11 || !code.is_ascii() {
+        if code.chars().count() != 11 {
             return Err(HetuError::Length);
+        }
+        if !code.is_ascii() {
+            return Err(HetuError::Characters);
         }
         let b = code.as_bytes();
         if !b[..6].iter().all(u8::is_ascii_digit) || !b[7..10].iter().all(u8::is_ascii_digit) {
+            return Err(HetuError::Characters);
+        }
+        if !CHECK.contains(&b[10]) {
             return Err(HetuError::Characters);
         }
         let sign = b[6] as char;
@@ -212,6 +230,83 @@ mod tests {
                 "{shown}"
             );
         }
+    }
+
+    #[test]
+    fn every_century_sign_is_accepted() {
+        for (signs, year) in [("+", 1852), ("-YXWVU", 1952), ("ABCDEF", 2052)] {
+            for sign in signs.chars() {
+                let h = Hetu::parse(&format!("131052{sign}308T")).unwrap();
+                assert_eq!(h.birth_date().year(), year, "{sign}");
+                assert_eq!(h.century_sign(), sign);
+            }
+        }
+    }
+
+    #[test]
+    fn input_is_trimmed_and_stored_upper_case() {
+        let h = Hetu::parse("  010100a123d\n").unwrap();
+        assert_eq!(h.expose(), "010100A123D");
+        assert_eq!(h, Hetu::parse("010100A123D").unwrap());
+    }
+
+    #[test]
+    fn generate_picks_the_century_sign() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        let sign = |b, new| Hetu::generate(b, 123, new).unwrap().century_sign();
+        assert_eq!(sign(d(1899, 12, 31), false), '+');
+        assert_eq!(
+            sign(d(1899, 12, 31), true),
+            '+',
+            "no 2023 sign for the 1800s"
+        );
+        assert_eq!(sign(d(1952, 10, 13), false), '-');
+        assert_eq!(sign(d(1952, 10, 13), true), 'Y');
+        assert_eq!(sign(d(2000, 1, 1), false), 'A');
+        assert_eq!(sign(d(2000, 1, 1), true), 'B');
+        assert_eq!(
+            Hetu::generate(d(1952, 10, 13), 308, false)
+                .unwrap()
+                .expose(),
+            "131052-308T"
+        );
+        assert_eq!(
+            Hetu::generate(d(1799, 12, 31), 123, false).unwrap_err(),
+            HetuError::Date
+        );
+        assert_eq!(
+            Hetu::generate(d(2100, 1, 1), 123, false).unwrap_err(),
+            HetuError::Date
+        );
+        for n in [0, 1, 1000] {
+            assert_eq!(
+                Hetu::generate(d(2000, 1, 1), n, false).unwrap_err(),
+                HetuError::IndividualNumber
+            );
+        }
+        let temporary = Hetu::generate(d(1990, 1, 1), 950, false).unwrap();
+        assert!(temporary.is_temporary());
+        assert_eq!(temporary.individual_number(), 950);
+    }
+
+    #[test]
+    fn malformed_input_names_the_problem() {
+        let cases = [
+            ("", HetuError::Length),
+            ("131052-308", HetuError::Length),
+            ("131052-308TT", HetuError::Length),
+            ("131052-308Ä", HetuError::Characters),
+            ("131052-308G", HetuError::Characters),
+            ("131052-3O8T", HetuError::Characters),
+            ("000152-308T", HetuError::Date),
+            ("290223-308T", HetuError::Date),
+            ("131052-000T", HetuError::IndividualNumber),
+        ];
+        for (input, want) in cases {
+            assert_eq!(Hetu::parse(input).unwrap_err(), want, "{input:?}");
+        }
+        // 29.2.2024 exists; 29.2.2023 does not.
+        assert!(Hetu::generate(NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(), 2, false).is_ok());
     }
 
     fn any_hetu() -> impl Strategy<Value = Hetu> {

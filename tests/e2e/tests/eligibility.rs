@@ -113,6 +113,7 @@ async fn evaluate_eligibility_answers_for_any_date_without_side_effects() {
     let mut te = sys.te().await;
     let mut facts = unemployed();
     facts.employment_status = te::EmploymentStatus::OpenMarketEmployed as i32;
+    facts.at_risk_of_unemployment = true;
     let ask = |date: kokeilu_proto::common::Date| {
         let mut jobseeker = seeker(24, "205", facts.clone());
         jobseeker.job_search_start_date = Some(date);
@@ -121,24 +122,28 @@ async fn evaluate_eligibility_answers_for_any_date_without_side_effects() {
             date: Some(date),
         }
     };
-    // An employed jobseeker: outside the group under the original 4 §, inside from 1.6.2021.
+    // An employed jobseeker at risk of unemployment: outside the group before 1381/2021 came into
+    // force on 2.5.2022, inside from that day.
     let before = te
-        .evaluate_eligibility(ask(day(2021, 5, 31)))
+        .evaluate_eligibility(ask(day(2022, 5, 1)))
         .await
         .unwrap()
         .into_inner();
     assert!(!before.referable);
     assert_eq!(before.stay_reason, "not_a_jobseeker");
-    assert_eq!(before.rule, "1269/2020 4 §");
+    assert!(before.rule.contains("421/2021"), "{}", before.rule);
     let after = te
-        .evaluate_eligibility(ask(day(2021, 6, 1)))
+        .evaluate_eligibility(ask(day(2022, 5, 2)))
         .await
         .unwrap()
         .into_inner();
     assert!(after.referable);
     assert_eq!(after.area_id, "kainuu");
-    assert_eq!(after.grounds, ["no_earnings_related_allowance"]);
-    assert!(after.rule.contains("421/2021"), "{}", after.rule);
+    assert_eq!(
+        after.grounds,
+        ["at_risk_of_unemployment", "no_earnings_related_allowance"]
+    );
+    assert!(after.rule.contains("1381/2021"), "{}", after.rule);
     // After the trial ended.
     let over = te
         .evaluate_eligibility(ask(day(2025, 1, 2)))
