@@ -1,0 +1,686 @@
+//! The NATS half of Kokeilu's authorisation (DESIGN.md §5: enforced in each service *and* in
+//! NATS) lives in `deploy/nats/accounts.conf`, which no service test loads. A typo there would
+//! either lock a service out of its own subjects in production or let one agency read or forge
+//! another's messages, and nothing else would notice. These tests run a real nats-server with that
+//! very file and check, using the subjects and consumer names the services themselves use
+//! (`kokeilu_proto::subjects`, the services' consumer configs), that every agency can do its job
+//! and nothing more. They also check that `deploy/nats/cluster` and `deploy/nats/local.conf` are
+//! configurations nats-server accepts (`nats-server -t`).
+//!
+//! TLS: the cluster configuration includes its TLS blocks from `cluster/tls-client.conf` and
+//! `cluster/tls-routes.conf`, which point at certificates under /etc/nats/tls. The configuration
+//! check replaces those two snippets with empty stand-ins (this machine has no certificates) and
+//! checks the rest of the cluster file as is.
+
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::stream::LastRawMessageErrorKind;
+use async_nats::jetstream::{self, consumer::pull};
+use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
+use futures::StreamExt;
+use kokeilu_bus::ConsumerConfig;
+use kokeilu_proto::subjects;
+use kokeilu_test_support::{wait_for, workspace_root};
+
+/// Longest wait for any single outcome (a denial, an ack, a fetched message).
+const SHORT: Duration = Duration::from_secs(3);
+
+/// A throwaway password and its bcrypt hash (cost 6), to check the documented hashed form.
+const KAINUU_PASSWORD: &str = "kainuu-test-password";
+const KAINUU_BCRYPT: &str = "$2b$06$BsiPGDv95Qu3KKQQGS301OM0sBrMxql2cnvwP2Xa0pRAjmXx5sue.";
+
+/// One user of accounts.conf: the server's environment variable, the user name, the password the
+/// client sends, and the value the server gets (quoted, as deploy/nats/accounts.conf documents).
+struct Login {
+    var: &'static str,
+    user: &'static str,
+    password: &'static str,
+    server_value: String,
+}
+
+fn logins() -> Vec<Login> {
+    let plain = |var, user, password| Login {
+        var,
+        user,
+        password,
+        server_value: format!("\"{password}\""),
+    };
+    vec![
+        plain(
+            "KOKEILU_NATS_PASS_TE_OFFICE",
+            "te-office",
+            "te-office-test-pw",
+        ),
+        Login {
+            var: "KOKEILU_NATS_PASS_KAINUU",
+            user: "area-kainuu",
+            password: KAINUU_PASSWORD,
+            server_value: format!("\"{KAINUU_BCRYPT}\""),
+        },
+        plain(
+            "KOKEILU_NATS_PASS_PIRKANMAA",
+            "area-pirkanmaa",
+            "pirkanmaa-test-pw",
+        ),
+        plain(
+            "KOKEILU_NATS_PASS_HELSINKI",
+            "area-helsinki",
+            "helsinki-test-pw",
+        ),
+        plain("KOKEILU_NATS_PASS_AVI", "avi", "avi-test-pw"),
+        plain("KOKEILU_NATS_PASS_OPERATOR", "operator", "operator-test-pw"),
+    ]
+}
+
+fn deploy_nats() -> PathBuf {
+    workspace_root().join("deploy/nats")
+}
+
+fn nats_binary() -> PathBuf {
+    kokeilu_platform::nats_server::locate(&workspace_root().join(".tools"))
+        .unwrap_or_else(|e| panic!("no usable nats-server: {e:#}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn with_logins(cmd: &mut Command) -> &mut Command {
+    for login in logins() {
+        cmd.env(login.var, login.server_value);
+    }
+    cmd
+}
+
+/// nats-server running `deploy/nats/accounts.conf`, included from a small config in a temporary
+/// folder (includes are relative to the including file, so the accounts file is copied beside it
+/// unchanged). Killed on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        let binary = nats_binary();
+        let dir = tempfile::Builder::new()
+            .prefix("kokeilu-nats-perms-")
+            .tempdir()
+            .unwrap();
+        std::fs::copy(
+            deploy_nats().join("accounts.conf"),
+            dir.path().join("accounts.conf"),
+        )
+        .unwrap();
+        let log_path = dir.path().join("nats-server.log");
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("server.conf");
+            std::fs::write(
+                &config,
+                format!(
+                    "listen: 127.0.0.1:{port}\nmax_payload: 8MB\n\
+                     jetstream {{\n  store_dir: {:?}\n  sync_interval: always\n}}\n\
+                     include \"accounts.conf\"\n",
+                    dir.path().join("jetstream")
+                ),
+            )
+            .unwrap();
+            let log = std::fs::File::create(&log_path).unwrap();
+            let mut child = with_logins(Command::new(&binary).arg("-c").arg(&config))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    if log.contains("address already in use") {
+                        break; // another process took the port: try another
+                    }
+                    panic!("nats-server with accounts.conf exited ({status}):\n{log}");
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self { child, port, dir };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("nats-server did not listen on {port} within 15 s");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("nats-server found no free port");
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One agency's connection, recording the errors the server reports asynchronously (a denied
+/// publish or subscription is not an error of the call: the server answers `-ERR 'Permissions
+/// Violation …'` and keeps the connection).
+struct Agency {
+    user: &'static str,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    errors: Arc<Mutex<Vec<String>>>,
+}
+
+async fn login(server: &Server, user: &str) -> Agency {
+    let login = logins().into_iter().find(|l| l.user == user).unwrap();
+    let errors = Arc::new(Mutex::new(Vec::new()));
+    let sink = errors.clone();
+    let client = ConnectOptions::with_user_and_password(login.user.into(), login.password.into())
+        .name(format!("nats-permissions-test {user}"))
+        .event_callback(move |event| {
+            let sink = sink.clone();
+            async move {
+                if let Event::ServerError(ServerError::Other(e)) = event {
+                    sink.lock().unwrap().push(e);
+                }
+            }
+        })
+        .connect(server.url())
+        .await
+        .unwrap_or_else(|e| panic!("{user} cannot log in: {e}\n{}", server.log()));
+    let js = jetstream::ContextBuilder::new()
+        .timeout(SHORT)
+        .build(client.clone());
+    Agency {
+        user: login.user,
+        client,
+        js,
+        errors,
+    }
+}
+
+impl Agency {
+    /// Waits until the server has reported a permissions violation for `what` ("Publish" or
+    /// "Subscription") on `subject`.
+    async fn denied(&self, what: &str, subject: &str) {
+        let needle = format!("permissions violation for {what} to \"{subject}\"").to_lowercase();
+        let errors = self.errors.clone();
+        wait_for(
+            &format!("{what} of {} to {subject} to be refused", self.user),
+            SHORT,
+            || {
+                let found = errors
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e.to_lowercase().contains(&needle));
+                async move { found.then_some(()) }
+            },
+        )
+        .await;
+    }
+
+    /// Publishes through JetStream and requires the stream's ack: the server let the message in
+    /// and a Kokeilu stream stored it.
+    async fn can_publish(&self, subject: &str) -> jetstream::publish::PublishAck {
+        let outcome = tokio::time::timeout(SHORT, async {
+            self.js
+                .publish(subject.to_owned(), format!("from {}", self.user).into())
+                .await?
+                .await
+                .map_err(async_nats::Error::from)
+        })
+        .await;
+        match outcome {
+            Ok(Ok(ack)) => ack,
+            Ok(Err(e)) => panic!("{} could not publish {subject}: {e}", self.user),
+            Err(_) => panic!("{} got no ack publishing {subject}", self.user),
+        }
+    }
+
+    /// Publishes on core NATS and requires the server to refuse it.
+    async fn cannot_publish(&self, subject: &str) {
+        self.client
+            .publish(subject.to_owned(), "forged".into())
+            .await
+            .unwrap();
+        self.client.flush().await.unwrap();
+        self.denied("Publish", subject).await;
+    }
+
+    /// Subscribes and requires the server to refuse it.
+    async fn cannot_subscribe(&self, subject: &str) {
+        let _sub = self.client.subscribe(subject.to_owned()).await.unwrap();
+        self.client.flush().await.unwrap();
+        self.denied("Subscription", subject).await;
+    }
+}
+
+/// Looks up or creates a durable pull consumer exactly as `kokeilu_bus::Consumer::ensure` does.
+async fn ensure_consumer(
+    js: &jetstream::Context,
+    c: &ConsumerConfig,
+) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+    let stream = js.get_stream(&c.stream).await?;
+    let consumer = stream
+        .get_or_create_consumer(
+            &c.durable,
+            pull::Config {
+                durable_name: Some(c.durable.clone()),
+                filter_subjects: c.filter_subjects.clone(),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: c.ack_wait,
+                max_deliver: -1,
+                max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await?;
+    Ok(consumer)
+}
+
+/// Every durable consumer each user runs in production, from the services' own configs.
+fn consumers_of(user: &str) -> Vec<ConsumerConfig> {
+    match user {
+        "te-office" => vec![
+            te_office::events::consumer_config(1),
+            te_office::supervision::actions_consumer(),
+        ],
+        "avi" => vec![
+            supervisor::events::facts_consumer(1),
+            supervisor::events::answers_consumer(),
+        ],
+        area => {
+            let slug = area.strip_prefix("area-").unwrap();
+            vec![
+                trial_area::events::consumer_config(slug, 1),
+                trial_area::supervision::actions_consumer(slug, 1),
+            ]
+        }
+    }
+}
+
+/// Fetches the next message of `consumer`, requiring one within [`SHORT`].
+async fn next_message(consumer: &jetstream::consumer::PullConsumer) -> jetstream::Message {
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(SHORT)
+        .messages()
+        .await
+        .unwrap();
+    tokio::time::timeout(SHORT + Duration::from_secs(1), batch.next())
+        .await
+        .expect("no message within the fetch window")
+        .expect("the fetch ended without a message")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_agency_publishes_only_its_own_subjects() {
+    let server = Server::start();
+    let te = login(&server, "te-office").await;
+    let kainuu = login(&server, "area-kainuu").await;
+    let avi = login(&server, "avi").await;
+    // Every service creates the streams it finds missing, and only looks them up otherwise.
+    kokeilu_bus::streams::ensure(&te.js, 1).await.unwrap();
+    kokeilu_bus::streams::ensure(&kainuu.js, 1).await.unwrap();
+    kokeilu_bus::streams::ensure(&avi.js, 1).await.unwrap();
+
+    // The TE office issues referrals to any area and reports facts about them; never answers.
+    te.can_publish(&subjects::referral_issued("kainuu")).await;
+    te.can_publish(&subjects::referral_issued("helsinki")).await;
+    te.can_publish(&subjects::supervision_fact("kainuu")).await;
+    for c in consumers_of("te-office") {
+        te.can_publish(&subjects::dead_letter(&c.durable)).await;
+    }
+    te.cannot_publish(&subjects::referral_acknowledged("kainuu"))
+        .await;
+    te.cannot_publish(&subjects::avi_action("kainuu")).await;
+    te.cannot_publish(&subjects::compliance("kainuu", "deadline_missed"))
+        .await;
+    te.cannot_publish(&subjects::supervision_fact("avi")).await;
+
+    // An area answers referrals of its own area only, and never issues them.
+    for subject in [
+        subjects::referral_received("kainuu"),
+        subjects::referral_acknowledged("kainuu"),
+        subjects::referral_rejected("kainuu"),
+        subjects::supervision_fact("kainuu"),
+        subjects::avi_answer("kainuu"),
+    ] {
+        kainuu.can_publish(&subject).await;
+    }
+    for c in consumers_of("area-kainuu") {
+        kainuu.can_publish(&subjects::dead_letter(&c.durable)).await;
+    }
+    for subject in [
+        subjects::referral_acknowledged("helsinki"),
+        subjects::referral_received("helsinki"),
+        subjects::referral_issued("kainuu"),
+        subjects::referral_issued("helsinki"),
+        subjects::supervision_fact("helsinki"),
+        subjects::avi_answer("helsinki"),
+        subjects::avi_action("kainuu"),
+        subjects::compliance("kainuu", "deadline_missed"),
+        subjects::dead_letter("te-office-answers"),
+        subjects::dead_letter("area-helsinki-referrals"),
+    ] {
+        kainuu.cannot_publish(&subject).await;
+    }
+
+    // AVI publishes compliance events and supervisory actions; it cannot touch referrals or
+    // speak for a party.
+    avi.can_publish(&subjects::compliance("kainuu", "deadline_missed"))
+        .await;
+    avi.can_publish(&subjects::avi_action("kainuu")).await;
+    for c in consumers_of("avi") {
+        avi.can_publish(&subjects::dead_letter(&c.durable)).await;
+    }
+    for subject in [
+        subjects::referral_issued("kainuu"),
+        subjects::referral_acknowledged("kainuu"),
+        subjects::supervision_fact("kainuu"),
+        subjects::avi_answer("kainuu"),
+    ] {
+        avi.cannot_publish(&subject).await;
+    }
+
+    // What was refused never reached a stream: no helsinki answer at all, and the last kainuu
+    // referral is the TE office's, not kainuu's forgery.
+    let operator = login(&server, "operator").await;
+    let referrals = operator
+        .js
+        .get_stream(subjects::REFERRAL_STREAM)
+        .await
+        .unwrap();
+    let forged = referrals
+        .get_last_raw_message_by_subject(&subjects::referral_acknowledged("helsinki"))
+        .await;
+    match forged {
+        Err(e) if matches!(e.kind(), LastRawMessageErrorKind::NoMessageFound) => {}
+        other => panic!("expected no message on the refused subject, got {other:?}"),
+    }
+    let issued = referrals
+        .get_last_raw_message_by_subject(&subjects::referral_issued("kainuu"))
+        .await
+        .unwrap();
+    assert_eq!(issued.payload, "from te-office");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_subscribes_to_kokeilu_subjects_directly() {
+    let server = Server::start();
+    let avi = login(&server, "avi").await;
+    let kainuu = login(&server, "area-kainuu").await;
+    let te = login(&server, "te-office").await;
+
+    // AVI sees supervision data only, and only through its consumers: never a referral.
+    avi.cannot_subscribe("kokeilu.v1.referral.>").await;
+    avi.cannot_subscribe(&subjects::referral_issued("kainuu"))
+        .await;
+    // An area reads its referrals through its durable consumer, not by subscribing; and never
+    // another area's.
+    kainuu
+        .cannot_subscribe(&subjects::referral_issued("kainuu"))
+        .await;
+    kainuu
+        .cannot_subscribe(&subjects::referral_issued("helsinki"))
+        .await;
+    kainuu.cannot_subscribe("kokeilu.v1.supervision.>").await;
+    te.cannot_subscribe("kokeilu.v1.>").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_area_consumes_its_referrals_through_its_own_durable_consumer() {
+    let server = Server::start();
+    let te = login(&server, "te-office").await;
+    let kainuu = login(&server, "area-kainuu").await;
+    let helsinki = login(&server, "area-helsinki").await;
+    let avi = login(&server, "avi").await;
+
+    kokeilu_bus::streams::ensure(&te.js, 1).await.unwrap();
+    // Each service can create and look up each of its consumers, as it does at start.
+    for agency in [&te, &kainuu, &helsinki, &avi] {
+        for c in consumers_of(agency.user) {
+            ensure_consumer(&agency.js, &c)
+                .await
+                .unwrap_or_else(|e| panic!("{} cannot create {}: {e}", agency.user, c.durable));
+        }
+    }
+    let [area_referrals, _] = &consumers_of("area-kainuu")[..] else {
+        panic!("trial-area has two consumers")
+    };
+    assert_eq!(area_referrals.durable, "area-kainuu-referrals");
+
+    // TE office → kainuu.
+    let issued = te.can_publish(&subjects::referral_issued("kainuu")).await;
+    let consumer = ensure_consumer(&kainuu.js, area_referrals).await.unwrap();
+    let msg = next_message(&consumer).await;
+    assert_eq!(msg.subject.as_str(), subjects::referral_issued("kainuu"));
+    assert_eq!(msg.payload, "from te-office");
+    // A double ack waits for the server's confirmation: the ack subject is allowed.
+    msg.double_ack().await.unwrap();
+    let mut consumer = consumer;
+    let info = consumer.info().await.unwrap();
+    assert_eq!(info.ack_floor.stream_sequence, issued.sequence);
+    assert_eq!(info.num_ack_pending, 0);
+
+    // Helsinki's consumer never sees kainuu's referral.
+    let helsinki_referrals = &consumers_of("area-helsinki")[0];
+    let mut theirs = ensure_consumer(&helsinki.js, helsinki_referrals)
+        .await
+        .unwrap();
+    let info = theirs.info().await.unwrap();
+    assert_eq!((info.num_pending, info.delivered.stream_sequence), (0, 0));
+
+    // kainuu → TE office, through te-office-answers.
+    let answered = kainuu
+        .can_publish(&subjects::referral_acknowledged("kainuu"))
+        .await;
+    let answers = ensure_consumer(&te.js, &consumers_of("te-office")[0])
+        .await
+        .unwrap();
+    let msg = next_message(&answers).await;
+    assert_eq!(
+        msg.subject.as_str(),
+        subjects::referral_acknowledged("kainuu")
+    );
+    assert_eq!(msg.info().unwrap().stream_sequence, answered.sequence);
+    msg.double_ack().await.unwrap();
+
+    // A second referral waits for kainuu while others try to take it.
+    let waiting = te.can_publish(&subjects::referral_issued("kainuu")).await;
+
+    // Kainuu cannot use, inspect or create helsinki's consumer, pin a consumer to helsinki's
+    // subject, read the stream directly, or create a stream of its own (say, one sourcing
+    // KOKEILU_REFERRAL).
+    let stolen = ensure_consumer(&kainuu.js, helsinki_referrals).await;
+    assert!(stolen.is_err(), "kainuu opened area-helsinki-referrals");
+    kainuu
+        .denied(
+            "Publish",
+            "$JS.API.CONSUMER.INFO.KOKEILU_REFERRAL.area-helsinki-referrals",
+        )
+        .await;
+    for subject in [
+        "$JS.API.CONSUMER.MSG.NEXT.KOKEILU_REFERRAL.area-helsinki-referrals",
+        "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.area-helsinki-referrals",
+        "$JS.API.CONSUMER.DURABLE.CREATE.KOKEILU_REFERRAL.area-helsinki-referrals",
+        "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.kainuu-snoop.kokeilu.v1.referral.helsinki.issued",
+        "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.area-kainuu-referrals.kokeilu.v1.referral.helsinki.issued",
+        "$JS.API.CONSUMER.DELETE.KOKEILU_REFERRAL.area-helsinki-referrals",
+        "$JS.API.STREAM.MSG.GET.KOKEILU_REFERRAL",
+        "$JS.API.DIRECT.GET.KOKEILU_REFERRAL",
+        "$JS.API.STREAM.CREATE.KOKEILU_SNOOP",
+        "$JS.API.STREAM.DELETE.KOKEILU_REFERRAL",
+        "$JS.API.STREAM.PURGE.KOKEILU_REFERRAL",
+    ] {
+        kainuu.cannot_publish(subject).await;
+    }
+    // Neither can helsinki or AVI fetch from kainuu's consumer, nor anyone create other streams.
+    for other in [&helsinki, &avi] {
+        other
+            .cannot_publish("$JS.API.CONSUMER.MSG.NEXT.KOKEILU_REFERRAL.area-kainuu-referrals")
+            .await;
+    }
+    for agency in [&te, &avi] {
+        agency
+            .cannot_publish("$JS.API.STREAM.CREATE.KOKEILU_SNOOP")
+            .await;
+    }
+
+    // The refused fetches took nothing: the second referral still waits, undelivered, and goes
+    // to kainuu.
+    let info = consumer.info().await.unwrap();
+    assert_eq!((info.num_pending, info.num_ack_pending), (1, 0));
+    let msg = next_message(&consumer).await;
+    assert_eq!(msg.info().unwrap().stream_sequence, waiting.sequence);
+    msg.double_ack().await.unwrap();
+    let info = theirs.info().await.unwrap();
+    assert_eq!(info.delivered.stream_sequence, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_refused() {
+    let server = Server::start();
+    let refused = ConnectOptions::with_user_and_password("area-kainuu".into(), "guess".into())
+        .connect(server.url())
+        .await;
+    match refused {
+        Err(e) => assert_eq!(e.kind(), ConnectErrorKind::AuthorizationViolation, "{e}"),
+        Ok(_) => panic!("area-kainuu logged in with a wrong password"),
+    }
+    // The right one (checked against the bcrypt hash the server holds) works.
+    let kainuu = login(&server, "area-kainuu").await;
+    kainuu.client.flush().await.unwrap();
+}
+
+/// Runs `nats-server -t -c config` (parse and check, then exit) with `env`.
+/// `unset` names variables to leave out of the environment.
+fn check_config(config: &Path, env: &[(&str, &str)], unset: &[&str]) -> (bool, String) {
+    let mut cmd = Command::new(nats_binary());
+    with_logins(cmd.arg("-t").arg("-c").arg(config));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Lays out deploy/nats/cluster and accounts.conf in a temporary folder as they are on a node,
+/// with the TLS snippets (`tls-*.conf`) replaced by empty stand-ins.
+fn cluster_layout() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("cluster")).unwrap();
+    std::fs::copy(
+        deploy_nats().join("accounts.conf"),
+        dir.path().join("accounts.conf"),
+    )
+    .unwrap();
+    for entry in std::fs::read_dir(deploy_nats().join("cluster")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let target = dir.path().join("cluster").join(&name);
+        if name.starts_with("tls-") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                text.contains("tls {") && text.contains("/etc/nats/tls/"),
+                "{name} should be a tls {{ }} block with certificates under /etc/nats/tls"
+            );
+            std::fs::write(target, "# TLS stand-in for the configuration check\n").unwrap();
+        } else {
+            std::fs::copy(&path, target).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn the_cluster_configuration_is_valid() {
+    let layout = cluster_layout();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(layout.path().join("cluster")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.starts_with("tls-") || !name.ends_with(".conf") {
+            continue;
+        }
+        let (ok, out) = check_config(&path, &[("NATS_SERVER_NAME", "nats-0")], &[]);
+        assert!(ok, "nats-server -t rejects cluster/{name}:\n{out}");
+        assert!(out.contains("is valid"), "{out}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let settings: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        for required in [
+            "sync_interval: always",
+            "max_payload: 8MB",
+            "include \"tls-client.conf\"",
+            "include \"tls-routes.conf\"",
+            "include \"../accounts.conf\"",
+        ] {
+            assert!(
+                settings.contains(&required),
+                "cluster/{name} lacks `{required}`"
+            );
+        }
+        checked += 1;
+    }
+    assert!(
+        checked > 0,
+        "no server configuration in deploy/nats/cluster"
+    );
+
+    // The check is not vacuous: the included accounts file is parsed and its variables resolved.
+    let (ok, out) = check_config(
+        &layout.path().join("cluster/nats.conf"),
+        &[("NATS_SERVER_NAME", "nats-0")],
+        &["KOKEILU_NATS_PASS_AVI"],
+    );
+    assert!(
+        !ok,
+        "a missing password variable should fail the check:\n{out}"
+    );
+    assert!(out.contains("KOKEILU_NATS_PASS_AVI"), "{out}");
+}
+
+#[test]
+fn the_local_configuration_is_valid() {
+    let (ok, out) = check_config(&deploy_nats().join("local.conf"), &[], &[]);
+    assert!(ok, "nats-server -t rejects deploy/nats/local.conf:\n{out}");
+    let text = std::fs::read_to_string(deploy_nats().join("local.conf")).unwrap();
+    assert!(text.lines().any(|l| l.trim() == "sync_interval: always"));
+    assert!(text.lines().any(|l| l.trim() == "listen: 127.0.0.1:4333"));
+}
