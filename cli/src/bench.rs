@@ -62,7 +62,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("kokeilu-bench-")
         .tempdir()?;
-    let ports = free_ports(args.areas.len() + 2)?;
+    let ports = free_ports(args.areas.len() + 4)?;
     let prefix = format!("kokeilu_bench_{}_", std::process::id());
     let storage = match args.backend {
         Backend::Sqlite => Storage::Sqlite,
@@ -78,7 +78,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         storage,
         nats_port: Some(ports[0]),
         te_office_port: ports[1],
-        area_ports: ports[2..].to_vec(),
+        supervisor_port: ports[2],
+        stats_port: ports[3],
+        area_ports: ports[4..].to_vec(),
+        sweep_interval_secs: 60,
         clock_start: Some(args.clock_start),
         log: "warn".into(),
     };

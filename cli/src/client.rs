@@ -56,3 +56,16 @@ pub fn describe(status: &tonic::Status) -> String {
     }
     out
 }
+
+pub type Supervisor = kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient<
+    InterceptedService<Channel, TraceContextInterceptor>,
+>;
+
+pub async fn supervisor(url: &str) -> anyhow::Result<Supervisor> {
+    Ok(
+        kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient::with_interceptor(
+            channel(url).await?,
+            TraceContextInterceptor,
+        ),
+    )
+}

@@ -37,7 +37,7 @@ fn parse_area_url(s: &str) -> Result<(String, String), String> {
 }
 
 impl Target {
-    fn info(&self) -> anyhow::Result<StackInfo> {
+    pub fn info(&self) -> anyhow::Result<StackInfo> {
         let mut info = match StackInfo::load(&self.data_dir) {
             Ok(i) => i,
             Err(e) if self.te_office.is_none() => return Err(e),
@@ -45,6 +45,8 @@ impl Target {
                 nats_url: String::new(),
                 te_office: String::new(),
                 areas: Default::default(),
+                supervisor: String::new(),
+                stats: String::new(),
                 clock_start: None,
             },
         };
@@ -66,7 +68,7 @@ impl Target {
     }
 }
 
-fn grpc_err(s: tonic::Status) -> anyhow::Error {
+pub fn grpc_err(s: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!(client::describe(&s))
 }
 
@@ -143,7 +145,8 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
     if report.unanswered > 0 {
         anyhow::bail!("{} referrals got no answer in time", report.unanswered);
     }
-    Ok(())
+    println!();
+    crate::compliance::demo_ending(info, today).await
 }
 
 #[derive(Debug, Args)]

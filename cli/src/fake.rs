@@ -106,7 +106,7 @@ impl Generator {
                 },
                 ..Default::default()
             };
-            let job_search_start = self.today - Duration::days(rng.random_range(0..7));
+            let job_search_start = self.today - Duration::days(rng.random_range(0..14));
             return Ok(Jobseeker {
                 hetu,
                 municipality,

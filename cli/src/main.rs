@@ -6,6 +6,7 @@
 mod bench;
 mod client;
 mod commands;
+mod compliance;
 mod dlq;
 mod driver;
 mod fake;
@@ -44,6 +45,9 @@ enum Command {
     List(commands::ListArgs),
     /// Follow referral status changes at the TE office.
     Watch(commands::WatchArgs),
+    /// AVI's compliance events: follow, list, area summaries.
+    #[command(subcommand)]
+    Compliance(compliance::ComplianceCommand),
     /// Push N referrals through a fresh stack and print throughput and latency.
     Bench(bench::BenchArgs),
     /// Dead-lettered messages: list and replay.
@@ -86,6 +90,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => commands::status(args).await,
             Command::List(args) => commands::list(args).await,
             Command::Watch(args) => commands::watch(args).await,
+            Command::Compliance(cmd) => compliance::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,

@@ -8,6 +8,8 @@ pub enum ServeCommand {
     TeOffice(te_office::config::Settings),
     /// One trial area's service.
     TrialArea(trial_area::config::Settings),
+    /// AVI's supervisor service.
+    Supervisor(supervisor::config::Settings),
 }
 
 pub async fn run(cmd: ServeCommand) -> anyhow::Result<()> {
@@ -23,6 +25,11 @@ pub async fn run(cmd: ServeCommand) -> anyhow::Result<()> {
             let app =
                 trial_area::Application::build(&s.service_config(), &s.area, s.common.clock())
                     .await?;
+            app.run_until(kokeilu_platform::shutdown::signal()).await
+        }
+        ServeCommand::Supervisor(s) => {
+            let _telemetry = kokeilu_platform::telemetry::init(&s.common, "supervisor")?;
+            let app = supervisor::Application::build(&s.config(), s.common.clock()).await?;
             app.run_until(kokeilu_platform::shutdown::signal()).await
         }
     }

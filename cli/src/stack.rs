@@ -22,6 +22,10 @@ pub struct StackInfo {
     pub nats_url: String,
     pub te_office: String,
     pub areas: BTreeMap<String, String>,
+    /// AVI's supervisor (gRPC).
+    pub supervisor: String,
+    /// The supervisor's open statistics (plain HTTP).
+    pub stats: String,
     pub clock_start: Option<DateTime<Utc>>,
 }
 
@@ -58,6 +62,10 @@ pub struct StackOptions {
     pub te_office_port: u16,
     /// One port per area, in the order of `areas`.
     pub area_ports: Vec<u16>,
+    pub supervisor_port: u16,
+    pub stats_port: u16,
+    /// How often the supervisor looks for missed deadlines.
+    pub sweep_interval_secs: u64,
     pub clock_start: Option<DateTime<Utc>>,
     pub log: String,
 }
@@ -86,6 +94,12 @@ pub struct UpArgs {
     pub te_office_port: u16,
     #[arg(long, env = "KOKEILU_FIRST_AREA_PORT", default_value_t = 50061)]
     pub first_area_port: u16,
+    /// The supervisor's (AVI's) gRPC port.
+    #[arg(long, env = "KOKEILU_SUPERVISOR_PORT", default_value_t = 50071)]
+    pub supervisor_port: u16,
+    /// The supervisor's open statistics port (plain HTTP).
+    #[arg(long, env = "KOKEILU_STATS_PORT", default_value_t = 8080)]
+    pub stats_port: u16,
     /// Run on PostgreSQL instead of SQLite: server URL whose user may create databases.
     #[arg(long, env = "KOKEILU_POSTGRES_URL")]
     pub postgres: Option<String>,
@@ -132,14 +146,43 @@ impl Stack {
             nats_url: nats.url(),
             te_office: format!("http://127.0.0.1:{}", opts.te_office_port),
             areas: BTreeMap::new(),
+            supervisor: format!("http://127.0.0.1:{}", opts.supervisor_port),
+            stats: format!("http://127.0.0.1:{}", opts.stats_port),
             clock_start: opts.clock_start,
         };
+        // te-office and the areas pseudonymise clients for AVI with this key; the supervisor
+        // never gets it.
+        let pseudonym_key = pseudonym_key(&data_dir)?;
         let mut stack = Self {
             info: info.clone(),
             nats,
             services: Vec::new(),
             data_dir: data_dir.clone(),
         };
+        let avi_db = database_url(opts, &data_dir, "supervisor").await?;
+        let child = spawn_service(
+            &exe,
+            &["serve", "supervisor"],
+            &[
+                ("KOKEILU_DATABASE_URL", avi_db),
+                (
+                    "KOKEILU_GRPC_LISTEN",
+                    format!("127.0.0.1:{}", opts.supervisor_port),
+                ),
+                (
+                    "KOKEILU_STATS_LISTEN",
+                    format!("127.0.0.1:{}", opts.stats_port),
+                ),
+                (
+                    "KOKEILU_SWEEP_INTERVAL_SECS",
+                    opts.sweep_interval_secs.to_string(),
+                ),
+            ],
+            opts,
+            &info.nats_url,
+            &data_dir.join("logs/supervisor.log"),
+        )?;
+        stack.services.push(("supervisor".into(), child));
         let te_db = database_url(opts, &data_dir, "te_office").await?;
         let child = spawn_service(
             &exe,
@@ -150,6 +193,7 @@ impl Stack {
                     "KOKEILU_GRPC_LISTEN",
                     format!("127.0.0.1:{}", opts.te_office_port),
                 ),
+                ("KOKEILU_PSEUDONYM_KEY", pseudonym_key.clone()),
             ],
             opts,
             &info.nats_url,
@@ -166,6 +210,7 @@ impl Stack {
                     ("KOKEILU_AREA", area.clone()),
                     ("KOKEILU_DATABASE_URL", db),
                     ("KOKEILU_GRPC_LISTEN", format!("127.0.0.1:{port}")),
+                    ("KOKEILU_PSEUDONYM_KEY", pseudonym_key.clone()),
                 ],
                 opts,
                 &info.nats_url,
@@ -186,7 +231,10 @@ impl Stack {
 
     async fn wait_healthy(&mut self, patience: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + patience;
-        let mut urls = vec![("te-office".to_owned(), self.info.te_office.clone())];
+        let mut urls = vec![
+            ("supervisor".to_owned(), self.info.supervisor.clone()),
+            ("te-office".to_owned(), self.info.te_office.clone()),
+        ];
         urls.extend(
             self.info
                 .areas
@@ -288,6 +336,34 @@ fn spawn_service(
     Ok(cmd.spawn()?)
 }
 
+/// The local stack's pseudonym key: made once (random, 32 bytes) and kept in the data folder,
+/// readable by its owner only, so pseudonyms stay stable across restarts.
+fn pseudonym_key(data_dir: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = data_dir.join("pseudonym.key");
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        let key = key.trim().to_owned();
+        if key.len() >= 32 {
+            return Ok(key);
+        }
+        bail!(
+            "{} is too short: remove it to make a new key",
+            path.display()
+        );
+    }
+    let bytes: [u8; 32] = rand::random();
+    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(key.as_bytes())?;
+    Ok(key)
+}
+
 async fn database_url(opts: &StackOptions, data_dir: &Path, name: &str) -> anyhow::Result<String> {
     match &opts.storage {
         Storage::Sqlite => Ok(format!(
@@ -362,10 +438,13 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         area_ports: (0..args.areas.len())
             .map(|i| u16::try_from(i).map(|i| args.first_area_port + i))
             .collect::<Result<_, _>>()?,
+        supervisor_port: args.supervisor_port,
+        stats_port: args.stats_port,
+        sweep_interval_secs: 2,
         clock_start: Some(args.clock_start),
         log: args.log.clone(),
     };
-    println!("starting NATS and {} services…", args.areas.len() + 1);
+    println!("starting NATS and {} services…", args.areas.len() + 2);
     let stack = Stack::start(&opts).await?;
     println!(
         "Kokeilu is up (service clock starts at {}):",
@@ -376,6 +455,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     for (area, url) in &stack.info.areas {
         println!("  {area:<11} {url}");
     }
+    println!("  supervisor  {}  (AVI)", stack.info.supervisor);
+    println!("  statistics  {}/stats/monthly.json", stack.info.stats);
     println!("  data        {}  (logs in logs/)", args.data_dir.display());
     if args.demo > 0 {
         let outcome = crate::commands::run_demo(&stack.info, args.demo).await;

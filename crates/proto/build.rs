@@ -12,6 +12,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "kokeilu/referral/v1/referral.proto",
         "kokeilu/teoffice/v1/te_office.proto",
         "kokeilu/trialarea/v1/trial_area.proto",
+        "kokeilu/supervision/v1/supervision.proto",
+        "kokeilu/supervisor/v1/supervisor.proto",
     ];
     let fds = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -29,6 +29,9 @@ pub struct Node {
     pub js: jetstream::Context,
     pub outbox: Outbox,
     pub clock: SharedClock,
+    /// Cancelled when the gRPC server starts to stop: long-lived server streams end on it, so a
+    /// connected subscriber cannot hold the shutdown open.
+    pub closing: CancellationToken,
 }
 
 impl Node {
@@ -55,6 +58,7 @@ impl Node {
             js,
             outbox: Outbox::new(),
             clock,
+            closing: CancellationToken::new(),
         })
     }
 
@@ -80,7 +84,7 @@ impl Node {
         S::Future: Send + 'static,
     {
         let stop_consumers = CancellationToken::new();
-        let stop_grpc = CancellationToken::new();
+        let stop_grpc = self.closing.clone();
         let stop_relay = CancellationToken::new();
 
         let relay = Relay::new(

@@ -14,26 +14,24 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 fn specs(replicas: usize) -> Vec<stream::Config> {
     let day = Duration::from_secs(24 * 3600);
-    vec![
-        stream::Config {
-            name: subjects::REFERRAL_STREAM.into(),
-            subjects: vec![subjects::REFERRAL_ALL.into()],
-            storage: stream::StorageType::File,
-            num_replicas: replicas,
-            duplicate_window: DUPLICATE_WINDOW,
-            max_age: 400 * day,
-            ..Default::default()
-        },
-        stream::Config {
-            name: subjects::DEAD_LETTER_STREAM.into(),
-            subjects: vec![subjects::DEAD_LETTER_ALL.into()],
-            storage: stream::StorageType::File,
-            num_replicas: replicas,
-            duplicate_window: DUPLICATE_WINDOW,
-            max_age: 400 * day,
-            ..Default::default()
-        },
+    [
+        (subjects::REFERRAL_STREAM, subjects::REFERRAL_ALL),
+        (subjects::SUPERVISION_STREAM, subjects::SUPERVISION_ALL),
+        (subjects::COMPLIANCE_STREAM, subjects::COMPLIANCE_ALL),
+        (subjects::AVI_STREAM, subjects::AVI_ALL),
+        (subjects::DEAD_LETTER_STREAM, subjects::DEAD_LETTER_ALL),
     ]
+    .into_iter()
+    .map(|(name, subject)| stream::Config {
+        name: name.into(),
+        subjects: vec![subject.into()],
+        storage: stream::StorageType::File,
+        num_replicas: replicas,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_age: 400 * day,
+        ..Default::default()
+    })
+    .collect()
 }
 
 /// Creates every Kokeilu stream that does not exist yet.

@@ -75,6 +75,35 @@ pub struct ConnectionArgs {
     /// gRPC listen address.
     #[arg(long, env = "KOKEILU_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub grpc_listen: SocketAddr,
+
+    /// Key for client pseudonyms in supervision facts (at least 16 bytes). The TE office and the
+    /// trial areas share it; AVI's deployment must not have it.
+    #[arg(long, env = "KOKEILU_PSEUDONYM_KEY", hide_env_values = true)]
+    pub pseudonym_key: Option<String>,
+}
+
+/// A secret that never shows in `Debug` output or logs.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<secret>"
+        })
+    }
 }
 
 /// What a service connects to and where it listens, as validated values.
@@ -87,9 +116,17 @@ pub struct ServiceConfig {
     pub grpc_listen: SocketAddr,
     /// Parallel message handlers per consumer.
     pub consumer_workers: usize,
+    /// Key for client pseudonyms (TE office and trial areas only).
+    pub pseudonym_key: Secret,
 }
 
 impl ServiceConfig {
+    /// The pseudonymizer for supervision facts, or a clear error when the key is missing.
+    pub fn pseudonymizer(&self) -> anyhow::Result<crate::privacy::Pseudonymizer> {
+        crate::privacy::Pseudonymizer::new(self.pseudonym_key.expose().as_bytes())
+            .map_err(|e| anyhow::anyhow!("KOKEILU_PSEUDONYM_KEY / --pseudonym-key: {e}"))
+    }
+
     /// A configuration on loopback with an OS-chosen port (tests, local runs).
     pub fn local(database_url: &str, nats_url: &str) -> Self {
         Self {
@@ -99,6 +136,7 @@ impl ServiceConfig {
             stream_replicas: 1,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             consumer_workers: 4,
+            pseudonym_key: Secret::new("local-test-pseudonym-key"),
         }
     }
 }
@@ -112,6 +150,7 @@ impl ConnectionArgs {
             stream_replicas: self.stream_replicas,
             grpc_listen: self.grpc_listen,
             consumer_workers,
+            pseudonym_key: Secret::new(self.pseudonym_key.clone().unwrap_or_default()),
         }
     }
 }

@@ -7,12 +7,14 @@
 //! - [`grpc`]: serving a tonic service with health, reflection and a tracing span per call, and
 //!   field-level `INVALID_ARGUMENT` errors.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
+//! - [`privacy`]: client pseudonyms for supervision traffic; finding identity codes in data.
 //! - [`nats_server`]: finding, installing and running a local `nats-server` (tests, `kokeilu up`).
 
 pub mod clock;
 pub mod config;
 pub mod grpc;
 pub mod nats_server;
+pub mod privacy;
 pub mod propagation;
 pub mod shutdown;
 pub mod telemetry;

@@ -26,10 +26,22 @@ pub mod kokeilu {
             tonic::include_proto!("kokeilu.trialarea.v1");
         }
     }
+    pub mod supervision {
+        pub mod v1 {
+            tonic::include_proto!("kokeilu.supervision.v1");
+        }
+    }
+    pub mod supervisor {
+        pub mod v1 {
+            tonic::include_proto!("kokeilu.supervisor.v1");
+        }
+    }
 }
 
 pub use kokeilu::common::v1 as common;
 pub use kokeilu::referral::v1 as referral;
+pub use kokeilu::supervision::v1 as supervision;
+pub use kokeilu::supervisor::v1 as supervisor;
 pub use kokeilu::teoffice::v1 as teoffice;
 pub use kokeilu::trialarea::v1 as trialarea;
 

@@ -19,4 +19,8 @@ payload! {
     crate::referral::ReferralReceived => "kokeilu.referral.v1.ReferralReceived",
     crate::referral::ReferralAcknowledged => "kokeilu.referral.v1.ReferralAcknowledged",
     crate::referral::ReferralRejected => "kokeilu.referral.v1.ReferralRejected",
+    crate::supervision::ServiceFact => "kokeilu.supervision.v1.ServiceFact",
+    crate::supervision::ComplianceEvent => "kokeilu.supervision.v1.ComplianceEvent",
+    crate::supervision::SupervisoryAction => "kokeilu.supervision.v1.SupervisoryAction",
+    crate::supervision::InformationAnswer => "kokeilu.supervision.v1.InformationAnswer",
 }

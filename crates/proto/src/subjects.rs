@@ -7,6 +7,15 @@
 pub const REFERRAL_STREAM: &str = "KOKEILU_REFERRAL";
 /// Every subject of the referral family.
 pub const REFERRAL_ALL: &str = "kokeilu.v1.referral.>";
+/// Stream of pseudonymised service facts (parties → AVI).
+pub const SUPERVISION_STREAM: &str = "KOKEILU_SUPERVISION";
+pub const SUPERVISION_ALL: &str = "kokeilu.v1.supervision.>";
+/// Stream of compliance events (AVI → subscribers).
+pub const COMPLIANCE_STREAM: &str = "KOKEILU_COMPLIANCE";
+pub const COMPLIANCE_ALL: &str = "kokeilu.v1.compliance.>";
+/// Stream of AVI's actions and the areas' answers.
+pub const AVI_STREAM: &str = "KOKEILU_AVI";
+pub const AVI_ALL: &str = "kokeilu.v1.avi.>";
 /// Stream of dead-lettered messages.
 pub const DEAD_LETTER_STREAM: &str = "KOKEILU_DLQ";
 /// Every dead-letter subject.
@@ -30,6 +39,26 @@ pub fn referral_acknowledged(area: &str) -> String {
 /// Area → TE office: the referral is rejected.
 pub fn referral_rejected(area: &str) -> String {
     format!("kokeilu.v1.referral.{area}.rejected")
+}
+
+/// Party → AVI: a pseudonymised service fact about a client of `area`.
+pub fn supervision_fact(area: &str) -> String {
+    format!("kokeilu.v1.supervision.{area}.fact")
+}
+
+/// AVI → subscribers: a compliance event of `area`, `kind` being e.g. "deadline_missed".
+pub fn compliance(area: &str, kind: &str) -> String {
+    format!("kokeilu.v1.compliance.{area}.{kind}")
+}
+
+/// AVI → area (and TE office): a supervisory action.
+pub fn avi_action(area: &str) -> String {
+    format!("kokeilu.v1.avi.{area}.action")
+}
+
+/// Area → AVI: the answer to an information request.
+pub fn avi_answer(area: &str) -> String {
+    format!("kokeilu.v1.avi.{area}.answer")
 }
 
 /// Where a consumer's poison messages go.

@@ -18,6 +18,11 @@ pub enum Error {
     KeyReused,
     #[error("the person already has a live referral {0}")]
     AlreadyReferred(String),
+    #[error("area {area} suspended since {since}")]
+    Suspended {
+        area: String,
+        since: chrono::NaiveDate,
+    },
     #[error("referral not found")]
     NotFound,
     #[error("database: {0}")]
@@ -62,6 +67,13 @@ impl From<Error> for Status {
             Error::AlreadyReferred(id) => {
                 Status::already_exists(format!("the jobseeker already has a live referral {id}"))
             }
+            Error::Suspended { area, since } => failed_precondition(
+                "AREA_SUSPENDED",
+                &format!("area/{area}"),
+                &format!(
+                    "AVI has suspended the trial in {area} from {since}: the TE office keeps the client"
+                ),
+            ),
             Error::NotFound => Status::not_found("referral not found"),
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");

@@ -7,6 +7,7 @@ use futures::Stream;
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_proto::teoffice::{self as pb, te_office_service_server::TeOfficeService};
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use kokeilu_rules::eligibility::{self, DeclineReason, EmploymentStatus, JobseekerFacts, Outcome};
@@ -20,11 +21,13 @@ use crate::referrals::Desk;
 #[derive(Clone)]
 pub struct Api {
     desk: Desk,
+    closing: CancellationToken,
 }
 
 impl Api {
-    pub fn new(desk: Desk) -> Self {
-        Self { desk }
+    /// `closing` ends the open `WatchReferrals` streams when the server stops.
+    pub fn new(desk: Desk, closing: CancellationToken) -> Self {
+        Self { desk, closing }
     }
 }
 
@@ -337,6 +340,7 @@ impl TeOfficeService for Api {
         };
         let area = (!req.area_id.is_empty()).then_some(req.area_id);
         let desk = self.desk.clone();
+        let closing = self.closing.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
             let mut changed = desk.feed.subscribe();
@@ -359,6 +363,10 @@ impl TeOfficeService for Api {
                         _ = changed.changed() => {}
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                         () = tx.closed() => return,
+                        () = closing.cancelled() => {
+                            let _ = tx.send(Err(Status::unavailable("te-office is shutting down"))).await;
+                            return;
+                        }
                     }
                 }
             }

@@ -11,6 +11,7 @@
 //! - [`domain`]: validation and routing, free of wire and storage types.
 //! - [`db`]: the repository (SQLite or PostgreSQL).
 //! - [`events`]: the consumer of the areas' answers.
+//! - [`supervision`]: facts for AVI and AVI's suspensions.
 //! - [`error`]: one error type and its gRPC mapping.
 
 pub mod config;
@@ -21,5 +22,6 @@ pub mod events;
 pub mod grpc;
 pub mod referrals;
 pub mod startup;
+pub mod supervision;
 
 pub use startup::Application;

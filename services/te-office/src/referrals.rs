@@ -11,6 +11,7 @@ use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{Outbox, Tx};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::referral::ReferralIssued;
 use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
 use kokeilu_rules::registry::Registry;
@@ -34,17 +35,24 @@ pub struct Desk {
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub registry: &'static Registry,
+    pub pseudonyms: Pseudonymizer,
     /// Bumped after every commit that appended to the status feed.
     pub feed: Arc<watch::Sender<u64>>,
 }
 
 impl Desk {
-    pub fn new(repo: Repository, outbox: Outbox, clock: SharedClock) -> Self {
+    pub fn new(
+        repo: Repository,
+        outbox: Outbox,
+        clock: SharedClock,
+        pseudonyms: Pseudonymizer,
+    ) -> Self {
         Self {
             repo,
             outbox,
             clock,
             registry: Registry::builtin(),
+            pseudonyms,
             feed: Arc::new(watch::channel(0).0),
         }
     }
@@ -69,6 +77,10 @@ impl Desk {
         }
         let routed = decide(self.registry, &req, today).map_err(Error::NotReferable)?;
         let area = routed.area;
+        if let Some(since) = self.suspension(&mut tx, &area, today).await? {
+            tx.rollback().await?;
+            return Err(Error::Suspended { area, since });
+        }
         if let Some(live) = self
             .repo
             .live_for_person(&mut tx, req.hetu.expose())
@@ -122,6 +134,7 @@ impl Desk {
                 now,
             )
             .await?;
+            self.report_issued(&mut tx, &row, now).await?;
             Ok::<_, sqlx::Error>(())
         }
         .await;

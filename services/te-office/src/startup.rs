@@ -36,7 +36,12 @@ impl Application {
     pub async fn build(config: &ServiceConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let node = Node::connect(config, "te-office", &MIGRATIONS, clock.clone()).await?;
         let listener = TcpListener::bind(config.grpc_listen).await?;
-        let desk = Desk::new(Repository::new(node.db.clone()), node.outbox.clone(), clock);
+        let desk = Desk::new(
+            Repository::new(node.db.clone()),
+            node.outbox.clone(),
+            clock,
+            config.pseudonymizer()?,
+        );
         Ok(Self {
             node,
             listener,
@@ -68,8 +73,21 @@ impl Application {
             self.node.outbox.clone(),
             self.node.clock.clone(),
         );
-        let consumers: Vec<Task> = vec![Box::new(move |cancel| Box::pin(consumer.run(cancel)))];
-        let api = TeOfficeServiceServer::new(Api::new(self.desk));
+        let suspensions = Consumer::new(
+            self.node.db.clone(),
+            self.node.js.clone(),
+            crate::supervision::actions_consumer(),
+            Arc::new(crate::supervision::Suspensions {
+                desk: self.desk.clone(),
+            }),
+            self.node.outbox.clone(),
+            self.node.clock.clone(),
+        );
+        let consumers: Vec<Task> = vec![
+            Box::new(move |cancel| Box::pin(consumer.run(cancel))),
+            Box::new(move |cancel| Box::pin(suspensions.run(cancel))),
+        ];
+        let api = TeOfficeServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
         tracing::info!(
             port = self.listener.local_addr()?.port(),
             "te-office serving"

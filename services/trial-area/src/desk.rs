@@ -9,7 +9,9 @@ use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{Outbox, Tx};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
+use kokeilu_proto::supervision::FactKind;
 use kokeilu_proto::{Payload, subjects, timestamp_from};
 use tokio::sync::watch;
 
@@ -24,17 +26,25 @@ pub struct Desk {
     pub repo: Repository,
     pub outbox: Outbox,
     pub clock: SharedClock,
+    pub pseudonyms: Pseudonymizer,
     /// Bumped after every commit that changed the feed.
     pub feed: Arc<watch::Sender<u64>>,
 }
 
 impl Desk {
-    pub fn new(area: String, repo: Repository, outbox: Outbox, clock: SharedClock) -> Self {
+    pub fn new(
+        area: String,
+        repo: Repository,
+        outbox: Outbox,
+        clock: SharedClock,
+        pseudonyms: Pseudonymizer,
+    ) -> Self {
         Self {
             area,
             repo,
             outbox,
             clock,
+            pseudonyms,
             feed: Arc::new(watch::channel(0).0),
         }
     }
@@ -139,6 +149,13 @@ impl Desk {
             now,
         )
         .await?;
+        let fact = self.fact(
+            &row,
+            FactKind::ReferralAcknowledged,
+            self.clock.today(),
+            now,
+        );
+        self.report(&mut tx, &row, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         self.feed_changed();
@@ -202,6 +219,9 @@ impl Desk {
             now,
         )
         .await?;
+        let mut fact = self.fact(&row, FactKind::ReferralRejected, self.clock.today(), now);
+        fact.rejection_reason = format!("{:?}", rejection.reason);
+        self.report(&mut tx, &row, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         self.feed_changed();

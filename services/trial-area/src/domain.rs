@@ -78,16 +78,9 @@ impl Rejection {
     }
 }
 
-/// Whether `text` contains something shaped like a henkilötunnus (DDMMYY, a century sign, three
-/// digits and a check character), valid or not: free text must never carry one.
+/// Whether free text carries something shaped like a henkilötunnus: it must never.
 pub fn contains_identity_code(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.windows(11).any(|w| {
-        w[..6].iter().all(u8::is_ascii_digit)
-            && b"+-YXWVUABCDEFyxwvuabcdef".contains(&w[6])
-            && w[7..10].iter().all(u8::is_ascii_digit)
-            && w[10].is_ascii_alphanumeric()
-    })
+    kokeilu_platform::privacy::contains_identity_code(text.as_bytes())
 }
 
 /// Checks the area named in a request against this deployment's area.

@@ -16,10 +16,19 @@ pub enum Error {
     },
     #[error("referral not found")]
     NotFound,
+    #[error("not an acknowledged client")]
+    NotAClient,
     #[error("referral already decided")]
     AlreadyDecided { status: &'static str },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+}
+
+impl Error {
+    /// One invalid field.
+    pub fn field(field: &str, description: &str) -> Self {
+        Self::Invalid(vec![FieldViolation::new(field, description)])
+    }
 }
 
 impl From<Error> for Status {
@@ -37,6 +46,11 @@ impl From<Error> for Status {
                 "this service acts for trial area {own} only, not {other}"
             )),
             Error::NotFound => Status::not_found("referral not found in this area"),
+            Error::NotAClient => failed_precondition(
+                "NOT_A_CLIENT",
+                "referral",
+                "service events and statements are recorded for acknowledged clients only",
+            ),
             Error::AlreadyDecided { status } => failed_precondition(
                 "ALREADY_DECIDED",
                 "referral",

@@ -13,6 +13,7 @@ use crate::db::IncomingRow;
 use crate::desk::Desk;
 use crate::domain::{IncomingStatus, Rejection};
 use crate::error::Error;
+use crate::supervision::{ServiceEvent, Statement};
 
 /// gRPC front of the area's desk.
 #[derive(Clone)]
@@ -59,6 +60,17 @@ fn referral_id(id: &str) -> Result<&str, Error> {
             "referral_id",
             "must be a referral id (UUID)",
         )]))
+    }
+}
+
+fn required_date(
+    d: &Option<kokeilu_proto::common::Date>,
+    field: &str,
+) -> Result<chrono::NaiveDate, Error> {
+    match d {
+        None => Err(Error::field(field, "required")),
+        Some(d) => kokeilu_proto::date_to_naive(d)
+            .ok_or_else(|| Error::field(field, "not a calendar date")),
     }
 }
 
@@ -220,6 +232,76 @@ impl TrialAreaService for Api {
         Ok(Response::new(pb::RejectReferralResponse {
             referral_id: row.referral_id,
             rejected_at: row.decided_at.map(timestamp_from),
+        }))
+    }
+
+    async fn record_service_event(
+        &self,
+        request: Request<pb::RecordServiceEventRequest>,
+    ) -> Result<Response<pb::RecordServiceEventResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        let kind = ServiceEvent::from_i32(req.kind).ok_or_else(|| {
+            Error::field(
+                "kind",
+                "required: INITIAL_INTERVIEW, EMPLOYMENT_PLAN or JOB_SEARCH_DISCUSSION",
+            )
+        })?;
+        let date = required_date(&req.date, "date")?;
+        let event_id = self.desk.record_service_event(id, kind, date).await?;
+        Ok(Response::new(pb::RecordServiceEventResponse { event_id }))
+    }
+
+    async fn issue_statement(
+        &self,
+        request: Request<pb::IssueStatementRequest>,
+    ) -> Result<Response<pb::IssueStatementResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        let subject = serde_json::from_value(serde_json::Value::String(req.subject.clone()))
+            .map_err(|_| {
+                Error::field(
+                    "subject",
+                    "unknown statement subject (see `kokeilu rules statement-competence`)",
+                )
+            })?;
+        let statement = Statement {
+            subject,
+            subject_name: req.subject,
+            information_received: required_date(
+                &req.information_received_date,
+                "information_received_date",
+            )?,
+            date: required_date(&req.date, "date")?,
+        };
+        let (statement_id, within_competence) = self.desk.issue_statement(id, statement).await?;
+        Ok(Response::new(pb::IssueStatementResponse {
+            statement_id,
+            within_competence,
+        }))
+    }
+
+    async fn list_supervisory_actions(
+        &self,
+        request: Request<pb::ListSupervisoryActionsRequest>,
+    ) -> Result<Response<pb::ListSupervisoryActionsResponse>, Status> {
+        self.desk.check_area(&request.into_inner().area_id)?;
+        Ok(Response::new(pb::ListSupervisoryActionsResponse {
+            actions: self.desk.actions().await?,
+        }))
+    }
+
+    async fn answer_information_request(
+        &self,
+        request: Request<pb::AnswerInformationRequestRequest>,
+    ) -> Result<Response<pb::AnswerInformationRequestResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let records = self.desk.answer_information_request(&req.action_id).await?;
+        Ok(Response::new(pb::AnswerInformationRequestResponse {
+            records: u32::try_from(records).unwrap_or(u32::MAX),
         }))
     }
 }

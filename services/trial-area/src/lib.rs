@@ -11,6 +11,7 @@
 //! - [`domain`]: statuses, rejection rules, area checks.
 //! - [`db`]: the repository (SQLite or PostgreSQL).
 //! - [`events`]: the consumer of the area's referral subject.
+//! - [`supervision`]: facts for AVI, service events, statements, AVI's actions and answers.
 //! - [`error`]: one error type and its gRPC mapping.
 
 pub mod config;
@@ -21,5 +22,6 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod startup;
+pub mod supervision;
 
 pub use startup::Application;

@@ -49,11 +49,13 @@ impl Application {
         let name = format!("trial-area-{area}");
         let node = Node::connect(config, &name, &MIGRATIONS, clock.clone()).await?;
         let listener = TcpListener::bind(config.grpc_listen).await?;
+        let pseudonyms = config.pseudonymizer()?;
         let desk = Desk::new(
             area.to_owned(),
             Repository::new(node.db.clone()),
             node.outbox.clone(),
             clock,
+            pseudonyms,
         );
         Ok(Self {
             node,
@@ -86,7 +88,20 @@ impl Application {
             self.node.outbox.clone(),
             self.node.clock.clone(),
         );
-        let consumers: Vec<Task> = vec![Box::new(move |cancel| Box::pin(consumer.run(cancel)))];
+        let actions = Consumer::new(
+            self.node.db.clone(),
+            self.node.js.clone(),
+            crate::supervision::actions_consumer(&self.desk.area, 1),
+            Arc::new(crate::supervision::Actions {
+                desk: self.desk.clone(),
+            }),
+            self.node.outbox.clone(),
+            self.node.clock.clone(),
+        );
+        let consumers: Vec<Task> = vec![
+            Box::new(move |cancel| Box::pin(consumer.run(cancel))),
+            Box::new(move |cancel| Box::pin(actions.run(cancel))),
+        ];
         tracing::info!(area = %self.desk.area, port = self.listener.local_addr()?.port(), "trial area serving");
         let api = TrialAreaServiceServer::new(Api::new(self.desk));
         self.node.run(self.listener, api, consumers, shutdown).await

@@ -41,6 +41,9 @@ async fn scalar(url: &str, sql: &'static str) -> i64 {
     n
 }
 
+/// The key te-office and the area share for AVI's pseudonyms (not held by AVI).
+const PSEUDONYM_KEY: &str = "crash-test-pseudonym-key-0123456789";
+
 fn start_te_office(dir: &Path, nats_url: &str) -> ServiceProcess {
     ServiceProcess::start(
         &["serve", "te-office"],
@@ -48,6 +51,7 @@ fn start_te_office(dir: &Path, nats_url: &str) -> ServiceProcess {
             ("KOKEILU_DATABASE_URL", sqlite_url(dir, "te_office")),
             ("KOKEILU_NATS_URL", nats_url.to_owned()),
             ("KOKEILU_CLOCK_START", CLOCK.to_owned()),
+            ("KOKEILU_PSEUDONYM_KEY", PSEUDONYM_KEY.to_owned()),
         ],
         dir.join("te-office.log"),
     )
@@ -61,6 +65,7 @@ fn start_area(dir: &Path, nats_url: &str) -> ServiceProcess {
             ("KOKEILU_DATABASE_URL", sqlite_url(dir, "kainuu")),
             ("KOKEILU_NATS_URL", nats_url.to_owned()),
             ("KOKEILU_CLOCK_START", CLOCK.to_owned()),
+            ("KOKEILU_PSEUDONYM_KEY", PSEUDONYM_KEY.to_owned()),
         ],
         dir.join("kainuu.log"),
     )
@@ -155,8 +160,9 @@ async fn assert_exactly_once(dir: &Path, n: i64) {
         .await,
         n
     );
-    // One receipt and one acknowledgement per referral.
-    assert_eq!(scalar(&area, "SELECT COUNT(*) FROM outbox").await, 2 * n);
+    // One receipt, one acknowledgement and one fact for AVI per referral.
+    assert_eq!(scalar(&area, "SELECT COUNT(*) FROM outbox").await, 3 * n);
+    assert_eq!(scalar(&te, "SELECT COUNT(*) FROM outbox").await, 2 * n);
 }
 
 async fn wait_acknowledged(dir: &Path, n: i64, what: &str) {
@@ -225,7 +231,8 @@ async fn te_office_killed_between_commit_and_publish_loses_and_doubles_nothing()
     let te_db = sqlite_url(dir.path(), "te_office");
     assert_eq!(
         scalar(&te_db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").await,
-        200
+        400,
+        "200 referrals and their 200 facts for AVI"
     );
     // …and te-office dies with them committed and unpublished.
     te.kill9();

@@ -119,8 +119,8 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
     assert_eq!(again.referral_id, resp.referral_id);
     assert_eq!(
         count(&sys.areas["kainuu"].db, "outbox").await,
-        2,
-        "receipt + acknowledgement only"
+        3,
+        "receipt, acknowledgement and its fact for AVI only"
     );
     sys.stop().await;
 }
@@ -188,7 +188,11 @@ async fn resubmission_returns_the_original(backend: TestBackend) {
     assert_eq!(first.referral_id, second.referral_id);
     assert!(second.replayed);
     assert_eq!(count(&sys.te_office.db, "referrals").await, 1);
-    assert_eq!(count(&sys.te_office.db, "outbox").await, 1);
+    assert_eq!(
+        count(&sys.te_office.db, "outbox").await,
+        2,
+        "referral + fact for AVI"
+    );
 
     // Same key, different content: refused, nothing stored.
     let mut changed = referral(4, "091");
@@ -203,6 +207,10 @@ async fn resubmission_returns_the_original(backend: TestBackend) {
     assert_eq!(err.code(), tonic::Code::AlreadyExists);
     assert!(err.message().contains(&first.referral_id));
     assert_eq!(count(&sys.te_office.db, "referrals").await, 1);
-    assert_eq!(count(&sys.te_office.db, "outbox").await, 1);
+    assert_eq!(
+        count(&sys.te_office.db, "outbox").await,
+        2,
+        "referral + fact for AVI"
+    );
     sys.stop().await;
 }

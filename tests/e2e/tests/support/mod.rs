@@ -12,6 +12,7 @@ use kokeilu_platform::grpc::TraceContextInterceptor;
 use kokeilu_platform::nats_server::NatsProcess;
 use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::date_from_naive;
+use kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient;
 use kokeilu_proto::teoffice::{self as te, te_office_service_client::TeOfficeServiceClient};
 use kokeilu_proto::trialarea::trial_area_service_client::TrialAreaServiceClient;
 use kokeilu_rules::hetu::Hetu;
@@ -24,6 +25,7 @@ use tonic::transport::Channel;
 
 pub type TeClient = TeOfficeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 pub type AreaClient = TrialAreaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
+pub type AviClient = SupervisorServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 
 /// A running service and how to stop it.
 pub struct Running {
@@ -52,6 +54,10 @@ pub struct InProcess {
     pub clock: ManualClock,
     pub te_office: Running,
     pub areas: BTreeMap<String, Running>,
+    pub supervisor: Running,
+    /// Runs AVI's deadline sweep now (the periodic sweep is off in tests).
+    pub sweeper: supervisor::startup::Sweeper,
+    pub stats_url: String,
     pub backend: TestBackend,
 }
 
@@ -100,11 +106,28 @@ impl InProcess {
                 }),
             );
         }
+        let db = TestDb::new(backend).await?;
+        let mut config = supervisor::config::SupervisorConfig::local(db.url(), &nats.url());
+        // Sweeps happen when a test asks for one, on the test's clock.
+        config.sweep_interval = Duration::from_secs(3600);
+        let app = supervisor::Application::build(&config, shared.clone())
+            .await
+            .unwrap();
+        let sweeper = app.sweeper();
+        let stats_url = format!("http://127.0.0.1:{}", app.stats_port());
+        let supervisor = spawn(app.db().clone(), app.port(), db, |stop| {
+            tokio::spawn(app.run_until(async move {
+                let _ = stop.await;
+            }))
+        });
         Some(Self {
             nats,
             clock,
             te_office,
             areas: running,
+            supervisor,
+            sweeper,
+            stats_url,
             backend,
         })
     }
@@ -123,6 +146,13 @@ impl InProcess {
         )
     }
 
+    pub async fn avi(&self) -> AviClient {
+        SupervisorServiceClient::with_interceptor(
+            channel(&self.supervisor.url).await,
+            TraceContextInterceptor,
+        )
+    }
+
     pub async fn js(&self) -> async_nats::jetstream::Context {
         async_nats::jetstream::new(async_nats::connect(self.nats.url()).await.unwrap())
     }
@@ -132,6 +162,7 @@ impl InProcess {
             a.stop().await;
         }
         self.te_office.stop().await;
+        self.supervisor.stop().await;
     }
 }
 

@@ -1,0 +1,407 @@
+//! `kokeilu compliance …`: AVI's compliance events, and the end of the demo that shows them.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use clap::{Args, Subcommand, ValueEnum};
+use futures::StreamExt;
+use kokeilu_proto::supervision::{ComplianceEvent, ComplianceKind, DeadlineKind};
+use kokeilu_proto::supervisor as avi;
+use kokeilu_proto::trialarea as ta;
+use kokeilu_proto::{date_from_naive, date_to_naive};
+
+use crate::client;
+use crate::commands::grpc_err;
+use crate::stack::StackInfo;
+
+/// Where AVI's supervisor is: a flag, or the stack.json of `kokeilu up`.
+#[derive(Debug, Clone, Args)]
+pub struct AviTarget {
+    /// Data folder of a stack started with `kokeilu up`.
+    #[arg(long, env = "KOKEILU_DATA_DIR", default_value = ".kokeilu")]
+    pub data_dir: PathBuf,
+    /// Supervisor gRPC URL (overrides the stack's).
+    #[arg(long, env = "KOKEILU_SUPERVISOR_URL")]
+    pub supervisor: Option<String>,
+}
+
+impl AviTarget {
+    fn url(&self) -> anyhow::Result<String> {
+        match &self.supervisor {
+            Some(url) => Ok(url.clone()),
+            None => Ok(StackInfo::load(&self.data_dir)?.supervisor),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Kind {
+    /// A deadline passed unmet.
+    Missed,
+    /// A deadline reported missed was met afterwards.
+    MetLate,
+    /// A referral to an area that does not cover the home municipality.
+    WrongArea,
+    /// A statement outside the area's competence.
+    OutsideCompetence,
+}
+
+impl Kind {
+    fn wire(self) -> i32 {
+        (match self {
+            Self::Missed => ComplianceKind::DeadlineMissed,
+            Self::MetLate => ComplianceKind::DeadlineMetLate,
+            Self::WrongArea => ComplianceKind::WrongArea,
+            Self::OutsideCompetence => ComplianceKind::StatementOutsideCompetence,
+        }) as i32
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct Filter {
+    #[command(flatten)]
+    target: AviTarget,
+    /// Only this area's events.
+    #[arg(long, default_value = "")]
+    area: String,
+    /// Only these kinds (comma separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    kind: Vec<Kind>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComplianceCommand {
+    /// Follow compliance events live. Resumable: pass the last cursor printed.
+    Watch {
+        #[command(flatten)]
+        filter: Filter,
+        /// Start after this cursor: 0 replays every event first, `now` shows only new ones.
+        #[arg(long, default_value = "0")]
+        after: String,
+    },
+    /// Print the compliance events recorded so far.
+    List {
+        #[command(flatten)]
+        filter: Filter,
+    },
+    /// Deadlines and monthly figures of one area.
+    Summary {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long)]
+        area: String,
+    },
+}
+
+pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
+    match cmd {
+        ComplianceCommand::Watch { filter, after } => {
+            let mut c = client::supervisor(&filter.target.url()?).await?;
+            let mut stream = c
+                .subscribe_compliance_events(avi::SubscribeComplianceEventsRequest {
+                    area_id: filter.area.clone(),
+                    kinds: filter.kind.iter().map(|k| k.wire()).collect(),
+                    after_cursor: after,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            println!("{}", header());
+            while let Some(event) = stream.next().await {
+                println!("{}", line(&event.map_err(grpc_err)?));
+            }
+            Ok(())
+        }
+        ComplianceCommand::List { filter } => {
+            let mut c = client::supervisor(&filter.target.url()?).await?;
+            let events = all_events(
+                &mut c,
+                &filter.area,
+                &filter.kind.iter().map(|k| k.wire()).collect::<Vec<_>>(),
+            )
+            .await?;
+            println!("{}", header());
+            for e in &events {
+                println!("{}", line(e));
+            }
+            println!("{} events", events.len());
+            Ok(())
+        }
+        ComplianceCommand::Summary { target, area } => {
+            let mut c = client::supervisor(&target.url()?).await?;
+            let s = c
+                .get_area_summary(avi::GetAreaSummaryRequest { area_id: area })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            println!(
+                "{:<24} {:>6} {:>6} {:>7} {:>9}",
+                "deadline", "open", "met", "missed", "met late"
+            );
+            for d in &s.deadlines {
+                println!(
+                    "{:<24} {:>6} {:>6} {:>7} {:>9}",
+                    deadline_name(d.deadline),
+                    d.open,
+                    d.met,
+                    d.missed,
+                    d.met_late
+                );
+            }
+            println!();
+            println!(
+                "{:<8} {:>9} {:>13} {:>9} {:>11} {:>14} {:>12}",
+                "month",
+                "referred",
+                "acknowledged",
+                "rejected",
+                "interviews",
+                "median days",
+                "late"
+            );
+            for m in &s.months {
+                println!(
+                    "{:<8} {:>9} {:>13} {:>9} {:>11} {:>14.1} {:>12}",
+                    m.month,
+                    m.referrals,
+                    m.acknowledged,
+                    m.rejected,
+                    m.initial_interviews,
+                    m.median_days_to_initial_interview,
+                    m.late_initial_interviews
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn all_events(
+    c: &mut client::Supervisor,
+    area: &str,
+    kinds: &[i32],
+) -> anyhow::Result<Vec<ComplianceEvent>> {
+    let mut out = Vec::new();
+    let mut cursor = String::from("0");
+    loop {
+        let page = c
+            .list_compliance_events(avi::ListComplianceEventsRequest {
+                area_id: area.to_owned(),
+                kinds: kinds.to_vec(),
+                after_cursor: cursor.clone(),
+                page_size: 1000,
+            })
+            .await
+            .map_err(grpc_err)?
+            .into_inner();
+        if page.events.is_empty() {
+            return Ok(out);
+        }
+        out.extend(page.events);
+        cursor = page.next_cursor;
+    }
+}
+
+fn kind_name(kind: i32) -> &'static str {
+    match ComplianceKind::try_from(kind) {
+        Ok(ComplianceKind::DeadlineMissed) => "missed",
+        Ok(ComplianceKind::DeadlineMetLate) => "met late",
+        Ok(ComplianceKind::WrongArea) => "wrong area",
+        Ok(ComplianceKind::StatementOutsideCompetence) => "outside competence",
+        _ => "?",
+    }
+}
+
+fn deadline_name(kind: i32) -> &'static str {
+    match DeadlineKind::try_from(kind) {
+        Ok(DeadlineKind::Acknowledgement) => "acknowledgement",
+        Ok(DeadlineKind::InitialInterview) => "initial interview",
+        Ok(DeadlineKind::IntensiveDiscussions) => "intensive discussions",
+        Ok(DeadlineKind::RegularDiscussion) => "regular discussion",
+        Ok(DeadlineKind::Statement) => "statement",
+        _ => "",
+    }
+}
+
+fn header() -> String {
+    format!(
+        "{:>7}  {:<10} {:<12} {:<18} {:<20} {:<10}  referral",
+        "cursor", "date", "area", "event", "deadline", "due"
+    )
+}
+
+fn line(e: &ComplianceEvent) -> String {
+    let day = |d: &Option<kokeilu_proto::common::Date>| {
+        d.as_ref()
+            .and_then(date_to_naive)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    format!(
+        "{:>7}  {:<10} {:<12} {:<18} {:<20} {:<10}  {}",
+        e.cursor,
+        day(&e.date),
+        e.area_id,
+        kind_name(e.kind),
+        deadline_name(e.deadline),
+        day(&e.due_date),
+        e.referral_id
+    )
+}
+
+/// The end of the demo: the areas hold initial interviews for half of their new clients today,
+/// then AVI's compliance events are shown (interviews already late when the client arrived, and
+/// the ones held late).
+pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<()> {
+    let mut held = 0usize;
+    for (area, url) in &info.areas {
+        let mut c = client::trial_area(url).await?;
+        let mut acknowledged = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = c
+                .list_incoming_referrals(ta::ListIncomingReferralsRequest {
+                    area_id: area.clone(),
+                    status: ta::IncomingStatus::Acknowledged as i32,
+                    page_size: 1000,
+                    page_token: token,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            acknowledged.extend(page.referrals.into_iter().map(|r| r.referral_id));
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            token = page.next_page_token;
+        }
+        for id in acknowledged.iter().step_by(2) {
+            c.record_service_event(ta::RecordServiceEventRequest {
+                area_id: area.clone(),
+                referral_id: id.clone(),
+                kind: ta::ServiceEventKind::InitialInterview as i32,
+                date: Some(date_from_naive(today)),
+            })
+            .await
+            .map_err(grpc_err)?;
+            held += 1;
+        }
+    }
+    println!("the areas held {held} initial interviews today ({today})");
+
+    // Wait until AVI has taken in every interview and its sweep has had time to run over them.
+    let mut c = client::supervisor(&info.supervisor).await?;
+    let patience = Instant::now() + Duration::from_secs(60);
+    let applied = loop {
+        let mut interviews = 0u32;
+        for area in info.areas.keys() {
+            let s = c
+                .get_area_summary(avi::GetAreaSummaryRequest {
+                    area_id: area.clone(),
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            interviews += s.months.iter().map(|m| m.initial_interviews).sum::<u32>();
+        }
+        if usize::try_from(interviews)? >= held {
+            break true;
+        }
+        if Instant::now() > patience {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if !applied {
+        println!("AVI has not taken in every interview yet; see `kokeilu compliance watch`");
+    }
+    let mut events = all_events(&mut c, "", &[]).await?;
+    let mut stable_since = Instant::now();
+    while stable_since.elapsed() < Duration::from_secs(5) && Instant::now() < patience {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = all_events(&mut c, "", &[]).await?;
+        if now.len() != events.len() {
+            stable_since = Instant::now();
+        }
+        events = now;
+    }
+
+    println!();
+    println!("AVI's compliance events:");
+    let mut per_area: BTreeMap<(String, &str, &str), usize> = BTreeMap::new();
+    for e in &events {
+        *per_area
+            .entry((
+                e.area_id.clone(),
+                kind_name(e.kind),
+                deadline_name(e.deadline),
+            ))
+            .or_default() += 1;
+    }
+    println!(
+        "{:<12} {:<18} {:<20} {:>6}",
+        "area", "event", "deadline", "count"
+    );
+    for ((area, kind, deadline), n) in &per_area {
+        println!("{area:<12} {kind:<18} {deadline:<20} {n:>6}");
+    }
+    if let Some(last) = events.last() {
+        println!();
+        println!("{}", header());
+        for e in events.iter().rev().take(5).rev() {
+            println!("{}", line(e));
+        }
+        println!(
+            "… {} events; follow them with `kokeilu compliance watch` (from cursor {})",
+            events.len(),
+            last.cursor
+        );
+    } else {
+        println!("none: every deadline so far was met");
+    }
+    println!(
+        "open statistics: {}/stats/monthly.json (and .csv)",
+        info.stats
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_map_to_their_wire_values() {
+        assert_eq!(Kind::Missed.wire(), ComplianceKind::DeadlineMissed as i32);
+        assert_eq!(Kind::MetLate.wire(), ComplianceKind::DeadlineMetLate as i32);
+        assert_eq!(Kind::WrongArea.wire(), ComplianceKind::WrongArea as i32);
+        assert_eq!(
+            Kind::OutsideCompetence.wire(),
+            ComplianceKind::StatementOutsideCompetence as i32
+        );
+        assert_eq!(kind_name(Kind::MetLate.wire()), "met late");
+    }
+
+    #[test]
+    fn a_line_shows_dates_and_deadline() {
+        let e = ComplianceEvent {
+            cursor: "12".into(),
+            kind: ComplianceKind::DeadlineMissed as i32,
+            area_id: "kainuu".into(),
+            referral_id: "r1".into(),
+            deadline: DeadlineKind::InitialInterview as i32,
+            due_date: Some(date_from_naive(
+                NaiveDate::from_ymd_opt(2024, 9, 6).unwrap(),
+            )),
+            date: Some(date_from_naive(
+                NaiveDate::from_ymd_opt(2024, 9, 6).unwrap(),
+            )),
+            ..Default::default()
+        };
+        let l = line(&e);
+        assert!(l.contains("2024-09-06") && l.contains("initial interview") && l.contains("r1"));
+        assert!(l.contains("missed"), "{l}");
+    }
+}

@@ -1,0 +1,93 @@
+-- supervisor (AVI): pseudonymised cases, deadlines, compliance events (the subscription feed),
+-- supervisory actions, answers to information requests and the log of access to them.
+CREATE TABLE cases (
+    referral_id          TEXT PRIMARY KEY,
+    area_id              TEXT NOT NULL,
+    client_pseudonym     TEXT NOT NULL,
+    municipality_code    TEXT NOT NULL,
+    referral_date        TEXT NOT NULL,
+    job_search_start     TEXT NOT NULL,
+    grounds              TEXT NOT NULL,
+    acknowledged_on      TEXT,
+    rejected_on          TEXT,
+    initial_interview_on TEXT,
+    created_at           BIGINT NOT NULL
+);
+CREATE INDEX cases_area_month ON cases (area_id, referral_date);
+
+CREATE TABLE deadlines (
+    id               BIGSERIAL PRIMARY KEY,
+    referral_id      TEXT NOT NULL REFERENCES cases (referral_id),
+    area_id          TEXT NOT NULL,
+    client_pseudonym TEXT NOT NULL,
+    kind             BIGINT NOT NULL,
+    due              TEXT NOT NULL,
+    required         BIGINT NOT NULL,
+    done             BIGINT NOT NULL DEFAULT 0,
+    status           BIGINT NOT NULL,
+    met_on           TEXT,
+    rule             TEXT NOT NULL
+);
+CREATE INDEX deadlines_open ON deadlines (status, due);
+CREATE INDEX deadlines_referral ON deadlines (referral_id, kind);
+
+CREATE TABLE compliance_events (
+    seq              BIGSERIAL PRIMARY KEY,
+    event_id         TEXT NOT NULL UNIQUE,
+    kind             BIGINT NOT NULL,
+    area_id          TEXT NOT NULL,
+    referral_id      TEXT NOT NULL,
+    client_pseudonym TEXT NOT NULL,
+    deadline_kind    BIGINT NOT NULL,
+    due              TEXT NOT NULL,
+    event_date       TEXT NOT NULL,
+    detail           TEXT NOT NULL,
+    rule             TEXT NOT NULL,
+    detected_at      BIGINT NOT NULL
+);
+CREATE INDEX compliance_events_area ON compliance_events (area_id, seq);
+
+CREATE TABLE actions (
+    action_id TEXT PRIMARY KEY,
+    kind      BIGINT NOT NULL,
+    area_id   TEXT NOT NULL,
+    payload   BYTEA NOT NULL,
+    issued_at BIGINT NOT NULL
+);
+
+-- Identifying details reach AVI only here, as answers to logged information requests.
+CREATE TABLE information_answers (
+    action_id   TEXT PRIMARY KEY,
+    area_id     TEXT NOT NULL,
+    payload     BYTEA NOT NULL,
+    received_at BIGINT NOT NULL
+);
+
+CREATE TABLE access_log (
+    seq       BIGSERIAL PRIMARY KEY,
+    action_id TEXT NOT NULL,
+    area_id   TEXT NOT NULL,
+    what      TEXT NOT NULL,
+    purpose   TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
+
+CREATE TABLE outbox (
+    seq            BIGSERIAL PRIMARY KEY,
+    message_id     TEXT NOT NULL UNIQUE,
+    subject        TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    headers        TEXT NOT NULL,
+    payload        BYTEA NOT NULL,
+    created_at     BIGINT NOT NULL,
+    lease_until    BIGINT NOT NULL DEFAULT 0,
+    attempts       BIGINT NOT NULL DEFAULT 0,
+    sent_at        BIGINT
+);
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+
+CREATE TABLE inbox (
+    message_id  TEXT PRIMARY KEY,
+    subject     TEXT NOT NULL,
+    received_at BIGINT NOT NULL
+);

@@ -1,0 +1,310 @@
+//! The SupervisorService gRPC API (thin: validate, call the ledger, convert).
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use kokeilu_proto::date_to_naive;
+use kokeilu_proto::supervision::{self as sv, ActionKind, ComplianceKind};
+use kokeilu_proto::supervisor::{self as pb, supervisor_service_server::SupervisorService};
+use kokeilu_rules::registry::Registry;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status};
+
+use crate::actions::NewAction;
+use crate::error::Error;
+use crate::ledger::Ledger;
+
+#[derive(Clone)]
+pub struct Api {
+    ledger: Ledger,
+    closing: CancellationToken,
+}
+
+impl Api {
+    /// `closing` ends the open subscriptions when the server stops.
+    pub fn new(ledger: Ledger, closing: CancellationToken) -> Self {
+        Self { ledger, closing }
+    }
+}
+
+fn area(id: &str, required: bool) -> Result<String, Error> {
+    if id.is_empty() && !required {
+        return Ok(String::new());
+    }
+    if Registry::builtin().current_area(id).is_none() {
+        return Err(Error::field("area_id", "not a trial area"));
+    }
+    Ok(id.to_owned())
+}
+
+fn kinds(v: &[i32]) -> Result<Vec<i32>, Error> {
+    v.iter()
+        .map(|k| match ComplianceKind::try_from(*k) {
+            Ok(ComplianceKind::Unspecified) | Err(_) => {
+                Err(Error::field("kinds", "unknown compliance kind"))
+            }
+            Ok(k) => Ok(k as i32),
+        })
+        .collect()
+}
+
+fn cursor(c: &str) -> Result<Option<i64>, Error> {
+    match c {
+        "" => Ok(Some(0)),
+        "now" => Ok(None),
+        c => c
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::field(
+                    "after_cursor",
+                    "must be a cursor from an earlier event, \"0\" or \"now\"",
+                )
+            }),
+    }
+}
+
+fn text(t: &str, field: &str) -> Result<String, Error> {
+    let t = t.trim();
+    if t.is_empty() || t.chars().count() > 4000 {
+        return Err(Error::field(field, "required, at most 4000 characters"));
+    }
+    if kokeilu_platform::privacy::contains_identity_code(t.as_bytes()) {
+        return Err(Error::field(
+            field,
+            "must not contain a personal identity code",
+        ));
+    }
+    Ok(t.to_owned())
+}
+
+fn date(d: &Option<kokeilu_proto::common::Date>, field: &str) -> Result<chrono::NaiveDate, Error> {
+    d.as_ref()
+        .and_then(date_to_naive)
+        .ok_or_else(|| Error::field(field, "required calendar date"))
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<sv::ComplianceEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl SupervisorService for Api {
+    type SubscribeComplianceEventsStream = EventStream;
+
+    async fn subscribe_compliance_events(
+        &self,
+        request: Request<pb::SubscribeComplianceEventsRequest>,
+    ) -> Result<Response<Self::SubscribeComplianceEventsStream>, Status> {
+        let req = request.into_inner();
+        let area = area(&req.area_id, false)?;
+        let kinds = kinds(&req.kinds)?;
+        let mut after = match cursor(&req.after_cursor)? {
+            Some(c) => c,
+            None => self.ledger.last_event_seq().await.map_err(Error::from)?,
+        };
+        let ledger = self.ledger.clone();
+        let closing = self.closing.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut changed = ledger.feed.subscribe();
+            loop {
+                let batch = match ledger.events_after(after, &area, &kinds, 500).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
+                        return;
+                    }
+                };
+                for e in batch.iter() {
+                    after = e.cursor.parse().unwrap_or(after);
+                    if tx.send(Ok(e.clone())).await.is_err() {
+                        return;
+                    }
+                }
+                if batch.is_empty() {
+                    tokio::select! {
+                        _ = changed.changed() => {}
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        () = tx.closed() => return,
+                        () = closing.cancelled() => {
+                            // The subscriber resumes from its last cursor elsewhere or later.
+                            let _ = tx.send(Err(Status::unavailable("supervisor is shutting down"))).await;
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+
+    async fn list_compliance_events(
+        &self,
+        request: Request<pb::ListComplianceEventsRequest>,
+    ) -> Result<Response<pb::ListComplianceEventsResponse>, Status> {
+        let req = request.into_inner();
+        let area = area(&req.area_id, false)?;
+        let kinds = kinds(&req.kinds)?;
+        let after = cursor(&req.after_cursor)?.unwrap_or(i64::MAX);
+        let limit = match req.page_size {
+            0 => 100,
+            1..=1000 => i64::from(req.page_size),
+            _ => return Err(Error::field("page_size", "must be between 1 and 1000").into()),
+        };
+        let events = self
+            .ledger
+            .events_after(after, &area, &kinds, limit)
+            .await
+            .map_err(Error::from)?;
+        let next_cursor = events.last().map(|e| e.cursor.clone()).unwrap_or_default();
+        Ok(Response::new(pb::ListComplianceEventsResponse {
+            events,
+            next_cursor,
+        }))
+    }
+
+    async fn get_area_summary(
+        &self,
+        request: Request<pb::GetAreaSummaryRequest>,
+    ) -> Result<Response<pb::AreaSummary>, Status> {
+        let area = area(&request.into_inner().area_id, true)?;
+        let deadlines = self
+            .ledger
+            .deadline_counts(&area)
+            .await
+            .map_err(Error::from)?;
+        let months = self.ledger.monthly(&area).await.map_err(Error::from)?;
+        Ok(Response::new(pb::AreaSummary {
+            area_id: area,
+            deadlines: deadlines
+                .into_iter()
+                .map(|d| pb::DeadlineCounts {
+                    deadline: i32::try_from(d.kind).unwrap_or(0),
+                    open: d.open,
+                    met: d.met,
+                    missed: d.missed,
+                    met_late: d.met_late,
+                })
+                .collect(),
+            months: months
+                .into_iter()
+                .map(|m| pb::MonthSummary {
+                    month: m.month,
+                    referrals: m.referrals,
+                    acknowledged: m.acknowledged,
+                    rejected: m.rejected,
+                    initial_interviews: m.initial_interviews,
+                    median_days_to_initial_interview: m
+                        .median_days_to_initial_interview
+                        .unwrap_or(0.0),
+                    late_initial_interviews: m.late_initial_interviews,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn request_information(
+        &self,
+        request: Request<pb::RequestInformationRequest>,
+    ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let req = request.into_inner();
+        let area = area(&req.area_id, true)?;
+        if req.referral_ids.is_empty() || req.referral_ids.len() > 1000 {
+            return Err(Error::field("referral_ids", "1 to 1000 referral ids").into());
+        }
+        if req
+            .referral_ids
+            .iter()
+            .any(|id| uuid::Uuid::parse_str(id).is_err())
+        {
+            return Err(Error::field("referral_ids", "must be referral ids (UUIDs)").into());
+        }
+        let action = self
+            .ledger
+            .issue(NewAction {
+                kind: ActionKind::InformationRequest,
+                area,
+                text: text(&req.purpose, "purpose")?,
+                referral_ids: req.referral_ids,
+                deadline: None,
+                effective_from: None,
+                partial: false,
+            })
+            .await?;
+        Ok(Response::new(action))
+    }
+
+    async fn get_information_answer(
+        &self,
+        request: Request<pb::GetInformationAnswerRequest>,
+    ) -> Result<Response<sv::InformationAnswer>, Status> {
+        Ok(Response::new(
+            self.ledger.answer(&request.into_inner().action_id).await?,
+        ))
+    }
+
+    async fn issue_order(
+        &self,
+        request: Request<pb::IssueOrderRequest>,
+    ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let req = request.into_inner();
+        let action = NewAction {
+            kind: ActionKind::Order,
+            area: area(&req.area_id, true)?,
+            text: text(&req.text, "text")?,
+            referral_ids: Vec::new(),
+            deadline: Some(date(&req.deadline, "deadline")?),
+            effective_from: None,
+            partial: false,
+        };
+        Ok(Response::new(self.ledger.issue(action).await?))
+    }
+
+    async fn issue_remark(
+        &self,
+        request: Request<pb::IssueRemarkRequest>,
+    ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let req = request.into_inner();
+        let action = NewAction {
+            kind: ActionKind::Remark,
+            area: area(&req.area_id, true)?,
+            text: text(&req.text, "text")?,
+            referral_ids: Vec::new(),
+            deadline: None,
+            effective_from: None,
+            partial: false,
+        };
+        Ok(Response::new(self.ledger.issue(action).await?))
+    }
+
+    async fn suspend_trial(
+        &self,
+        request: Request<pb::SuspendTrialRequest>,
+    ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let req = request.into_inner();
+        let action = NewAction {
+            kind: ActionKind::Suspension,
+            area: area(&req.area_id, true)?,
+            text: text(&req.text, "text")?,
+            referral_ids: Vec::new(),
+            deadline: None,
+            effective_from: Some(date(&req.effective_from, "effective_from")?),
+            partial: req.partial,
+        };
+        Ok(Response::new(self.ledger.issue(action).await?))
+    }
+
+    async fn list_actions(
+        &self,
+        request: Request<pb::ListActionsRequest>,
+    ) -> Result<Response<pb::ListActionsResponse>, Status> {
+        let area = area(&request.into_inner().area_id, false)?;
+        Ok(Response::new(pb::ListActionsResponse {
+            actions: self.ledger.actions(&area).await?,
+        }))
+    }
+}

@@ -1,0 +1,27 @@
+//! supervisor: the supervising agency's (Länsi- ja Sisä-Suomen AVI) side of Kokeilu.
+//!
+//! It consumes the pseudonymised service facts the TE office and the trial areas publish, tracks
+//! the statutory and operational deadlines with the rules crate's effective-dated rules and an
+//! injectable clock, derives compliance events (deadline missed, met late, wrong area, statement
+//! outside competence), serves them to subscribers resumably, issues AVI's actions (information
+//! requests, orders, remarks, suspensions) and publishes open monitoring statistics.
+//!
+//! - [`config`], [`startup`]: flags and the application (shared by `main` and tests).
+//! - [`domain`]: deadline kinds and state rules.
+//! - [`ledger`]: facts → cases, deadlines and events; the sweep for missed deadlines.
+//! - [`reports`]: the event feed, summaries, monthly statistics.
+//! - [`actions`]: supervisory actions and answers to information requests.
+//! - [`events`]: consumers; [`grpc`]: the API; [`stats_http`]: open statistics over HTTP.
+
+pub mod actions;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod ledger;
+pub mod reports;
+pub mod startup;
+pub mod stats_http;
+
+pub use startup::Application;

@@ -1,0 +1,630 @@
+//! AVI's supervision end to end: deadlines tracked on an injectable clock, compliance events
+//! raised exactly once, a resumable subscription, nothing identifying in routine supervision
+//! traffic, suspensions, information requests and the open statistics.
+
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use futures::StreamExt;
+use kokeilu_proto::supervision::{ComplianceEvent, ComplianceKind, DeadlineKind};
+use kokeilu_proto::supervisor as avi;
+use kokeilu_proto::teoffice as te;
+use kokeilu_proto::trialarea as ta;
+use kokeilu_proto::{date_from_naive, subjects};
+use kokeilu_test_support::{TestBackend, wait_for};
+use sqlx::Row;
+use support::*;
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// Moves the shared service clock to 09:00 Finnish time on `d`.
+fn set_day(sys: &InProcess, d: NaiveDate) {
+    sys.clock
+        .set(Utc.from_utc_datetime(&d.and_hms_opt(6, 0, 0).unwrap()));
+}
+
+async fn all_events(sys: &InProcess) -> Vec<ComplianceEvent> {
+    sys.avi()
+        .await
+        .list_compliance_events(avi::ListComplianceEventsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+}
+
+fn of(events: &[ComplianceEvent], referral: &str) -> Vec<(i32, i32)> {
+    events
+        .iter()
+        .filter(|e| e.referral_id == referral)
+        .map(|e| (e.kind, e.deadline))
+        .collect()
+}
+
+async fn supervisor_count(sys: &InProcess, sql: &'static str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(sys.supervisor.db.pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
+}
+
+/// Submits a referral for person `n` (Kajaani, job search from `start`) and waits until AVI has
+/// its case.
+async fn referred(sys: &InProcess, n: u32, start: NaiveDate) -> String {
+    let mut req = referral(n, "205");
+    req.jobseeker.as_mut().unwrap().job_search_start_date = Some(date_from_naive(start));
+    let id = sys
+        .te()
+        .await
+        .submit_referral(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    wait_for("AVI to open the case", Duration::from_secs(30), || async {
+        let sql = "SELECT COUNT(*) FROM deadlines";
+        (supervisor_count(sys, sql).await >= 2 * i64::from(n.min(1))).then_some(())
+    })
+    .await;
+    let case = id.clone();
+    wait_for("AVI to know the referral", Duration::from_secs(30), || {
+        let case = case.clone();
+        async move {
+            let row = sqlx::query("SELECT COUNT(*) FROM cases WHERE referral_id = $1")
+                .bind(case)
+                .fetch_one(sys.supervisor.db.pool())
+                .await
+                .ok()?;
+            (row.try_get::<i64, _>(0).ok()? == 1).then_some(())
+        }
+    })
+    .await;
+    id
+}
+
+async fn acknowledged(sys: &InProcess, id: &str) {
+    let mut te = sys.te().await;
+    wait_status(&mut te, id, te::ReferralStatus::Delivered).await;
+    sys.area("kainuu")
+        .await
+        .acknowledge_client(ta::AcknowledgeClientRequest {
+            area_id: "kainuu".into(),
+            referral_id: id.to_owned(),
+        })
+        .await
+        .unwrap();
+    let id = id.to_owned();
+    wait_for("AVI to see the acknowledgement", Duration::from_secs(30), || {
+        let id = id.clone();
+        async move {
+            let row = sqlx::query("SELECT COUNT(*) FROM cases WHERE referral_id = $1 AND acknowledged_on IS NOT NULL")
+                .bind(id)
+                .fetch_one(sys.supervisor.db.pool())
+                .await
+                .ok()?;
+            (row.try_get::<i64, _>(0).ok()? == 1).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_referral_is_overdue_once_on_the_right_working_day() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    // Friday 30.8.2024: acknowledgement due in 2 working days = Tuesday 3.9 (the weekend
+    // does not count); the initial interview (job search from 30.8) is due Friday 6.9.
+    set_day(&sys, day(2024, 8, 30));
+    let id = referred(&sys, 1, day(2024, 8, 30)).await;
+    let ack_overdue = (
+        ComplianceKind::DeadlineMissed as i32,
+        DeadlineKind::Acknowledgement as i32,
+    );
+    for d in [
+        day(2024, 8, 31),
+        day(2024, 9, 1),
+        day(2024, 9, 2),
+        day(2024, 9, 3),
+    ] {
+        set_day(&sys, d);
+        assert_eq!(
+            sys.sweeper.run_now().await.unwrap(),
+            0,
+            "nothing is overdue on {d}"
+        );
+    }
+    set_day(&sys, day(2024, 9, 4));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 1);
+    for d in [day(2024, 9, 4), day(2024, 9, 5)] {
+        set_day(&sys, d);
+        assert_eq!(sys.sweeper.run_now().await.unwrap(), 0, "raised once only");
+    }
+    let events = all_events(&sys).await;
+    assert_eq!(of(&events, &id), [ack_overdue]);
+    assert_eq!(events[0].due_date, Some(date_from_naive(day(2024, 9, 3))));
+    assert!(events[0].client_pseudonym.len() == 64);
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_initial_interview_on_day_6_is_overdue_then_met_late() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let id = referred(&sys, 2, day(2024, 9, 2)).await;
+    acknowledged(&sys, &id).await;
+    // Job search from Monday 2.9: the initial interview is due Monday 9.9 (5 working days).
+    set_day(&sys, day(2024, 9, 9));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 0);
+    // Day 6: Tuesday 10.9.
+    set_day(&sys, day(2024, 9, 10));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 1);
+    sys.area("kainuu")
+        .await
+        .record_service_event(ta::RecordServiceEventRequest {
+            area_id: "kainuu".into(),
+            referral_id: id.clone(),
+            kind: ta::ServiceEventKind::InitialInterview as i32,
+            date: Some(date_from_naive(day(2024, 9, 10))),
+        })
+        .await
+        .unwrap();
+    let interview = DeadlineKind::InitialInterview as i32;
+    let events = wait_for("the met-late event", Duration::from_secs(30), || async {
+        let e = all_events(&sys).await;
+        (of(&e, &id).len() == 2).then_some(e)
+    })
+    .await;
+    assert_eq!(
+        of(&events, &id),
+        [
+            (ComplianceKind::DeadlineMissed as i32, interview),
+            (ComplianceKind::DeadlineMetLate as i32, interview)
+        ]
+    );
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_in_time_raise_nothing_and_outside_competence_is_flagged() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let id = referred(&sys, 3, day(2024, 9, 2)).await;
+    acknowledged(&sys, &id).await;
+    set_day(&sys, day(2024, 9, 5));
+    let mut area = sys.area("kainuu").await;
+    let statement = |subject: &str| ta::IssueStatementRequest {
+        area_id: "kainuu".into(),
+        referral_id: id.clone(),
+        subject: subject.into(),
+        information_received_date: Some(date_from_naive(day(2024, 9, 2))),
+        date: Some(date_from_naive(day(2024, 9, 5))),
+    };
+    let ok = area
+        .issue_statement(statement("general_conditions"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ok.within_competence);
+    wait_for(
+        "AVI to record the statement",
+        Duration::from_secs(30),
+        || async {
+            (supervisor_count(
+                &sys,
+                "SELECT COUNT(*) FROM deadlines WHERE kind = 5 AND status = 2",
+            )
+            .await
+                == 1)
+                .then_some(())
+        },
+    )
+    .await;
+    assert!(
+        of(&all_events(&sys).await, &id).is_empty(),
+        "a statement in time raises nothing"
+    );
+
+    // Labour-market training stays with the TE office (1269/2020 12 §).
+    let outside = area
+        .issue_statement(statement("labour_market_training"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!outside.within_competence);
+    let events = wait_for("the competence event", Duration::from_secs(30), || async {
+        let e = all_events(&sys).await;
+        (!of(&e, &id).is_empty()).then_some(e)
+    })
+    .await;
+    assert_eq!(
+        of(&events, &id),
+        [(ComplianceKind::StatementOutsideCompetence as i32, 0)]
+    );
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resuming_subscriber_receives_every_event_exactly_once() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    for n in 10..16 {
+        referred(&sys, n, day(2024, 9, 2)).await;
+    }
+    let mut client = sys.avi().await;
+    let subscribe = |after: String| avi::SubscribeComplianceEventsRequest {
+        area_id: "kainuu".into(),
+        kinds: vec![],
+        after_cursor: after,
+    };
+    let mut stream = client
+        .subscribe_compliance_events(subscribe("0".into()))
+        .await
+        .unwrap()
+        .into_inner();
+    // Wave 1: six acknowledgements overdue on Thursday 5.9.
+    set_day(&sys, day(2024, 9, 5));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 6);
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(stream.next().await.unwrap().unwrap());
+    }
+    drop(stream);
+    // Wave 2 while disconnected: six initial interviews overdue on Tuesday 10.9.
+    set_day(&sys, day(2024, 9, 10));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 6);
+    let cursor = seen.last().unwrap().cursor.clone();
+    let mut stream = client
+        .subscribe_compliance_events(subscribe(cursor))
+        .await
+        .unwrap()
+        .into_inner();
+    for _ in 0..8 {
+        seen.push(stream.next().await.unwrap().unwrap());
+    }
+    let all = all_events(&sys).await;
+    assert_eq!(all.len(), 12);
+    let ids = |v: &[ComplianceEvent]| v.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&seen), ids(&all), "every event once, in order");
+    // Nothing more is pending.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), stream.next())
+            .await
+            .is_err(),
+        "no event twice"
+    );
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_identity_code_reaches_avi_in_routine_traffic() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let mut codes = Vec::new();
+    let mut ids = Vec::new();
+    for n in 20..24 {
+        codes.push(person(n).expose().to_owned());
+        ids.push(referred(&sys, n, day(2024, 9, 2)).await);
+    }
+    acknowledged(&sys, &ids[0]).await;
+    acknowledged(&sys, &ids[1]).await;
+    let mut area = sys.area("kainuu").await;
+    area.record_service_event(ta::RecordServiceEventRequest {
+        area_id: "kainuu".into(),
+        referral_id: ids[0].clone(),
+        kind: ta::ServiceEventKind::InitialInterview as i32,
+        date: Some(date_from_naive(day(2024, 9, 2))),
+    })
+    .await
+    .unwrap();
+    area.issue_statement(ta::IssueStatementRequest {
+        area_id: "kainuu".into(),
+        referral_id: ids[1].clone(),
+        subject: "labour_market_training".into(),
+        information_received_date: Some(date_from_naive(day(2024, 9, 2))),
+        date: Some(date_from_naive(day(2024, 9, 2))),
+    })
+    .await
+    .unwrap();
+    let mut te = sys.te().await;
+    wait_status(&mut te, &ids[2], te::ReferralStatus::Delivered).await;
+    area.reject_referral(ta::RejectReferralRequest {
+        area_id: "kainuu".into(),
+        referral_id: ids[2].clone(),
+        reason: 2,
+        detail: "ei kohderyhmässä".into(),
+    })
+    .await
+    .unwrap();
+    set_day(&sys, day(2024, 9, 12));
+    sys.sweeper.run_now().await.unwrap();
+    // Every fact has been applied and every event published.
+    wait_for(
+        "AVI to apply every fact",
+        Duration::from_secs(30),
+        || async {
+            let js = sys.js().await;
+            let facts = stream_messages(&js, subjects::SUPERVISION_STREAM).await;
+            let inbox = supervisor_count(&sys, "SELECT COUNT(*) FROM inbox").await;
+            let unsent =
+                supervisor_count(&sys, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").await;
+            // 4 issued + 2 acknowledged + 1 interview + 1 statement + 1 rejected.
+            (facts == 9 && inbox == 9 && unsent == 0).then_some(())
+        },
+    )
+    .await;
+
+    let leaks = |bytes: &[u8]| {
+        kokeilu_platform::privacy::contains_identity_code(bytes)
+            || codes
+                .iter()
+                .any(|c| bytes.windows(c.len()).any(|w| w == c.as_bytes()))
+    };
+    // Every message on the supervision and compliance subjects.
+    let js = sys.js().await;
+    let mut scanned = 0;
+    for stream_name in [subjects::SUPERVISION_STREAM, subjects::COMPLIANCE_STREAM] {
+        let stream = js.get_stream(stream_name).await.unwrap();
+        let n = stream_messages(&js, stream_name).await;
+        assert!(n > 0);
+        for seq in 1..=n {
+            let m = stream.get_raw_message(seq).await.unwrap();
+            assert!(
+                !leaks(&m.payload),
+                "{stream_name} message {seq} carries an identity code"
+            );
+            scanned += 1;
+        }
+    }
+    // Every row of every table of AVI's database.
+    // sqlx's own migration ledger holds only the schema's SQL (and a datetime column the Any
+    // driver cannot decode).
+    let tables: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_sqlx_migrations'",
+    )
+    .fetch_all(sys.supervisor.db.pool())
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.try_get("name").unwrap())
+    .collect();
+    assert!(tables.contains(&"cases".to_owned()) && tables.contains(&"outbox".to_owned()));
+    let mut rows_scanned = 0;
+    for table in &tables {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+            .fetch_all(sys.supervisor.db.pool())
+            .await
+            .unwrap();
+        for row in &rows {
+            for i in 0..row.len() {
+                let text = row
+                    .try_get::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .map(String::into_bytes)
+                    .or_else(|| row.try_get::<Option<Vec<u8>>, _>(i).ok().flatten())
+                    .unwrap_or_default();
+                assert!(!leaks(&text), "{table} carries an identity code");
+            }
+            rows_scanned += 1;
+        }
+    }
+    assert!(
+        scanned >= 9 && rows_scanned >= 20,
+        "{scanned} messages, {rows_scanned} rows"
+    );
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_stops_new_referrals_and_keeps_existing_clients() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu", "helsinki"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let existing = referred(&sys, 30, day(2024, 9, 2)).await;
+    acknowledged(&sys, &existing).await;
+    sys.avi()
+        .await
+        .suspend_trial(avi::SuspendTrialRequest {
+            area_id: "kainuu".into(),
+            text: "Olennaisia puutteita palveluprosessissa; määräystä ei noudatettu.".into(),
+            effective_from: Some(date_from_naive(day(2024, 9, 3))),
+            partial: false,
+        })
+        .await
+        .unwrap();
+    wait_for(
+        "te-office to record the suspension",
+        Duration::from_secs(30),
+        || async { (count(&sys.te_office.db, "suspensions").await == 1).then_some(()) },
+    )
+    .await;
+    let mut te = sys.te().await;
+    // Before the effective date referrals still go to the area.
+    let before = te
+        .submit_referral(referral(31, "205"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(before.area_id, "kainuu");
+    set_day(&sys, day(2024, 9, 3));
+    let err = te.submit_referral(referral(32, "205")).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(err.message().contains("suspended"), "{}", err.message());
+    // Other areas are unaffected; existing clients keep their data.
+    let helsinki = te
+        .submit_referral(referral(33, "091"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(helsinki.area_id, "helsinki");
+    let r = te
+        .get_referral(te::GetReferralRequest {
+            referral_id: existing.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.status, te::ReferralStatus::Acknowledged as i32);
+    let at_area = sys
+        .area("kainuu")
+        .await
+        .get_incoming_referral(ta::GetIncomingReferralRequest {
+            area_id: "kainuu".into(),
+            referral_id: existing,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(at_area.status, ta::IncomingStatus::Acknowledged as i32);
+    // The area sees the suspension among AVI's actions.
+    let actions = wait_for(
+        "the area to receive the action",
+        Duration::from_secs(30),
+        || async {
+            let a = sys
+                .area("kainuu")
+                .await
+                .list_supervisory_actions(ta::ListSupervisoryActionsRequest {
+                    area_id: "kainuu".into(),
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .actions;
+            (!a.is_empty()).then_some(a)
+        },
+    )
+    .await;
+    assert_eq!(
+        actions[0].kind,
+        kokeilu_proto::supervision::ActionKind::Suspension as i32
+    );
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn information_requests_are_the_logged_path_for_identifying_details() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let id = referred(&sys, 40, day(2024, 9, 2)).await;
+    acknowledged(&sys, &id).await;
+    let mut avi_client = sys.avi().await;
+    let action = avi_client
+        .request_information(avi::RequestInformationRequest {
+            area_id: "kainuu".into(),
+            referral_ids: vec![id.clone()],
+            purpose: "Kantelu 2024/123: alkuhaastattelun viive".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut area = sys.area("kainuu").await;
+    wait_for(
+        "the area to receive the request",
+        Duration::from_secs(30),
+        || {
+            let mut area = area.clone();
+            async move {
+                let a = area
+                    .list_supervisory_actions(ta::ListSupervisoryActionsRequest {
+                        area_id: "kainuu".into(),
+                    })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .actions;
+                (!a.is_empty()).then_some(())
+            }
+        },
+    )
+    .await;
+    let answered = area
+        .answer_information_request(ta::AnswerInformationRequestRequest {
+            area_id: "kainuu".into(),
+            action_id: action.action_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answered.records, 1);
+    let answer = wait_for("AVI to receive the answer", Duration::from_secs(30), || {
+        let mut c = avi_client.clone();
+        let action_id = action.action_id.clone();
+        async move {
+            c.get_information_answer(avi::GetInformationAnswerRequest { action_id })
+                .await
+                .ok()
+                .map(|r| r.into_inner())
+        }
+    })
+    .await;
+    assert_eq!(answer.records[0].henkilotunnus, person(40).expose());
+    assert_eq!(answer.records[0].referral_id, id);
+    // Requested, received and read: all logged.
+    assert!(supervisor_count(&sys, "SELECT COUNT(*) FROM access_log").await >= 3);
+    sys.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_statistics_suppress_small_counts() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    let mut ids = Vec::new();
+    for n in 50..56 {
+        ids.push(referred(&sys, n, day(2024, 9, 2)).await);
+    }
+    acknowledged(&sys, &ids[0]).await;
+    let get = |path: &'static str| {
+        let addr = sys.stats_url.trim_start_matches("http://").to_owned();
+        async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: avi\r\nConnection: close\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).await.unwrap();
+            out
+        }
+    };
+    let csv = get("/stats/monthly.csv").await;
+    assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
+    assert!(csv.contains("kainuu,2024-09,6,<5,0,0,0"), "{csv}");
+    let report = get("/reports/area/kainuu").await;
+    assert!(report.contains("\"municipality\":\"Kajaani\""), "{report}");
+    assert!(report.contains("\"referrals\":6"), "{report}");
+    assert!(
+        get("/reports/area/atlantis")
+            .await
+            .starts_with("HTTP/1.1 404")
+    );
+    sys.stop().await;
+}
