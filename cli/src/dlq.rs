@@ -14,6 +14,11 @@ pub struct NatsTarget {
     /// NATS URL (default: the stack started by `kokeilu up`).
     #[arg(long, env = "KOKEILU_NATS_URL")]
     nats_url: Option<String>,
+    /// NATS user (the `operator` user of deploy/nats/accounts.conf in production).
+    #[arg(long, env = "KOKEILU_NATS_USER")]
+    nats_user: Option<String>,
+    #[arg(long, env = "KOKEILU_NATS_PASSWORD", hide_env_values = true)]
+    nats_password: Option<String>,
     #[arg(long, env = "KOKEILU_DATA_DIR", default_value = ".kokeilu")]
     data_dir: std::path::PathBuf,
 }
@@ -24,7 +29,19 @@ impl NatsTarget {
             Some(u) => u.clone(),
             None => crate::stack::StackInfo::load(&self.data_dir)?.nats_url,
         };
-        let client = async_nats::connect(url).await?;
+        let login = kokeilu_bus::nats::Login {
+            urls: url,
+            user: self.nats_user.clone().map(|u| {
+                (
+                    u,
+                    kokeilu_platform::config::Secret::new(
+                        self.nats_password.clone().unwrap_or_default(),
+                    ),
+                )
+            }),
+        };
+        let client =
+            kokeilu_bus::nats::connect(&login, "kokeilu-dlq", std::time::Duration::ZERO).await?;
         Ok(jetstream::new(client))
     }
 }

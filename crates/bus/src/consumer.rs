@@ -171,7 +171,17 @@ impl<H: Handler> Consumer<H> {
                 &self.config.durable,
                 pull::Config {
                     durable_name: Some(self.config.durable.clone()),
-                    filter_subjects: self.config.filter_subjects.clone(),
+                    // One filter goes as `filter_subject`: the client then names it in the API subject
+                    // ($JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>), where NATS permissions
+                    // can pin it.
+                    filter_subject: match self.config.filter_subjects.as_slice() {
+                        [one] => one.clone(),
+                        _ => String::new(),
+                    },
+                    filter_subjects: match self.config.filter_subjects.as_slice() {
+                        [_] => Vec::new(),
+                        many => many.to_vec(),
+                    },
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: self.config.ack_wait,
                     max_deliver: -1,

@@ -49,7 +49,11 @@ impl Node {
         )
         .await
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
-        let nats = crate::nats::connect(&config.nats_url, name, Duration::from_secs(30)).await?;
+        let login = crate::nats::Login {
+            urls: config.nats_url.clone(),
+            user: config.nats_user.clone(),
+        };
+        let nats = crate::nats::connect(&login, name, Duration::from_secs(30)).await?;
         let js = crate::nats::jetstream(nats.clone());
         crate::streams::ensure(&js, config.stream_replicas).await?;
         Ok(Self {

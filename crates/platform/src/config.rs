@@ -52,13 +52,22 @@ impl CommonArgs {
 /// Where a service listens and what it connects to.
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
-    /// NATS server URL(s), comma separated.
+    /// NATS server URL(s), comma separated (the client connects to any and fails over).
     #[arg(
         long,
         env = "KOKEILU_NATS_URL",
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
+
+    /// NATS user (deploy/nats/accounts.conf): te-office, area-<slug> or avi. Unset: no
+    /// authentication (a local server).
+    #[arg(long, env = "KOKEILU_NATS_USER")]
+    pub nats_user: Option<String>,
+
+    /// Password of the NATS user.
+    #[arg(long, env = "KOKEILU_NATS_PASSWORD", hide_env_values = true)]
+    pub nats_password: Option<String>,
 
     /// JetStream replicas for the streams this service creates (1 on one machine, 3 in a cluster).
     #[arg(long, env = "KOKEILU_STREAM_REPLICAS", default_value_t = 1)]
@@ -112,6 +121,8 @@ pub struct ServiceConfig {
     pub database_url: String,
     pub database_max_connections: u32,
     pub nats_url: String,
+    /// NATS user and password; `None` connects without authentication.
+    pub nats_user: Option<(String, Secret)>,
     pub stream_replicas: usize,
     pub grpc_listen: SocketAddr,
     /// Parallel message handlers per consumer.
@@ -133,6 +144,7 @@ impl ServiceConfig {
             database_url: database_url.to_owned(),
             database_max_connections: 8,
             nats_url: nats_url.to_owned(),
+            nats_user: None,
             stream_replicas: 1,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             consumer_workers: 4,
@@ -147,6 +159,12 @@ impl ConnectionArgs {
             database_url: self.database_url.clone(),
             database_max_connections: self.database_max_connections,
             nats_url: self.nats_url.clone(),
+            nats_user: self.nats_user.clone().map(|u| {
+                (
+                    u,
+                    Secret::new(self.nats_password.clone().unwrap_or_default()),
+                )
+            }),
             stream_replicas: self.stream_replicas,
             grpc_listen: self.grpc_listen,
             consumer_workers,

@@ -198,6 +198,14 @@ async fn login(server: &Server, user: &str) -> Agency {
     let sink = errors.clone();
     let client = ConnectOptions::with_user_and_password(login.user.into(), login.password.into())
         .name(format!("nats-permissions-test {user}"))
+        // The services' own inbox prefix (crates/bus): the only inbox this user may read.
+        .custom_inbox_prefix(
+            kokeilu_bus::nats::Login {
+                urls: server.url(),
+                user: Some((user.to_owned(), Default::default())),
+            }
+            .inbox_prefix(),
+        )
         .event_callback(move |event| {
             let sink = sink.clone();
             async move {
@@ -288,7 +296,17 @@ async fn ensure_consumer(
             &c.durable,
             pull::Config {
                 durable_name: Some(c.durable.clone()),
-                filter_subjects: c.filter_subjects.clone(),
+                // One filter goes as `filter_subject`: the client then names it in the API subject
+                // ($JS.API.CONSUMER.CREATE.<stream>.<durable>.<filter>), where NATS permissions
+                // can pin it.
+                filter_subject: match c.filter_subjects.as_slice() {
+                    [one] => one.clone(),
+                    _ => String::new(),
+                },
+                filter_subjects: match c.filter_subjects.as_slice() {
+                    [_] => Vec::new(),
+                    many => many.to_vec(),
+                },
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: c.ack_wait,
                 max_deliver: -1,
@@ -450,6 +468,11 @@ async fn nobody_subscribes_to_kokeilu_subjects_directly() {
         .await;
     kainuu.cannot_subscribe("kokeilu.v1.supervision.>").await;
     te.cannot_subscribe("kokeilu.v1.>").await;
+    // Each reads its own inbox only: not the shared prefix, not another user's.
+    kainuu.cannot_subscribe("_INBOX.>").await;
+    kainuu.cannot_subscribe("_INBOX_area-helsinki.>").await;
+    avi.cannot_subscribe("_INBOX_area-kainuu.>").await;
+    te.cannot_subscribe("_INBOX_avi.>").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -530,6 +553,9 @@ async fn an_area_consumes_its_referrals_through_its_own_durable_consumer() {
         "$JS.API.CONSUMER.DURABLE.CREATE.KOKEILU_REFERRAL.area-helsinki-referrals",
         "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.kainuu-snoop.kokeilu.v1.referral.helsinki.issued",
         "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.area-kainuu-referrals.kokeilu.v1.referral.helsinki.issued",
+        // Its own durable only with its own filter in the subject (so the body cannot differ).
+        "$JS.API.CONSUMER.CREATE.KOKEILU_REFERRAL.area-kainuu-referrals",
+        "$JS.API.CONSUMER.DURABLE.CREATE.KOKEILU_REFERRAL.area-kainuu-referrals",
         "$JS.API.CONSUMER.DELETE.KOKEILU_REFERRAL.area-helsinki-referrals",
         "$JS.API.STREAM.MSG.GET.KOKEILU_REFERRAL",
         "$JS.API.DIRECT.GET.KOKEILU_REFERRAL",
