@@ -26,7 +26,9 @@ use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
 use futures::StreamExt;
 use kokeilu_bus::ConsumerConfig;
 use kokeilu_proto::subjects;
-use kokeilu_test_support::{wait_for, workspace_root};
+use kokeilu_test_support::{TestBackend, wait_for, workspace_root};
+
+mod support;
 
 /// Longest wait for any single outcome (a denial, an ack, a fetched message).
 const SHORT: Duration = Duration::from_secs(3);
@@ -709,4 +711,58 @@ fn the_local_configuration_is_valid() {
     let text = std::fs::read_to_string(deploy_nats().join("local.conf")).unwrap();
     assert!(text.lines().any(|l| l.trim() == "sync_interval: always"));
     assert!(text.lines().any(|l| l.trim() == "listen: 127.0.0.1:4333"));
+}
+
+/// The real services, each logged in as its own user of accounts.conf, carry a referral from
+/// the TE office to kainuu and back, and AVI's supervisor receives the facts: the permissions are
+/// enough for everything the services do (a refused publish, subscription or consumer would stop
+/// the flow).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_work_under_their_own_users() {
+    let server = Server::start();
+    let user_of = |name: &str| {
+        logins().into_iter().find(|l| l.user == name).map(|l| {
+            (
+                l.user.to_owned(),
+                kokeilu_platform::config::Secret::new(l.password),
+            )
+        })
+    };
+    let sys =
+        support::InProcess::start_on(TestBackend::Sqlite, &["kainuu"], &server.url(), user_of)
+            .await
+            .unwrap();
+    let mut te = sys.te().await;
+    let id = te
+        .submit_referral(support::referral(1, "205"))
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id;
+    support::wait_status(
+        &mut te,
+        &id,
+        kokeilu_proto::teoffice::ReferralStatus::Delivered,
+    )
+    .await;
+    sys.area("kainuu")
+        .await
+        .acknowledge_client(kokeilu_proto::trialarea::AcknowledgeClientRequest {
+            area_id: "kainuu".into(),
+            referral_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    support::wait_status(
+        &mut te,
+        &id,
+        kokeilu_proto::teoffice::ReferralStatus::Acknowledged,
+    )
+    .await;
+    // AVI applied both facts (issued by te-office, acknowledged by kainuu).
+    wait_for("AVI to take in both facts", SHORT * 6, || async {
+        (support::count(&sys.supervisor.db, "inbox").await == 2).then_some(())
+    })
+    .await;
+    sys.stop().await;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use kokeilu_bus::Db;
+use kokeilu_platform::config::Secret;
 use kokeilu_platform::grpc::TraceContextInterceptor;
 use kokeilu_platform::nats_server::NatsProcess;
 use kokeilu_platform::{ManualClock, SharedClock};
@@ -50,7 +51,9 @@ impl Running {
 }
 
 pub struct InProcess {
-    pub nats: NatsProcess,
+    /// The test's own nats-server (`None` when started on a given server).
+    pub nats: Option<NatsProcess>,
+    pub nats_url: String,
     pub clock: ManualClock,
     pub te_office: Running,
     pub areas: BTreeMap<String, Running>,
@@ -78,10 +81,25 @@ impl InProcess {
     /// `None` when the backend is PostgreSQL and no server is reachable (the test then skips).
     pub async fn start(backend: TestBackend, areas: &[&str]) -> Option<Self> {
         let nats = kokeilu_test_support::nats();
+        let url = nats.url();
+        let mut sys = Self::start_on(backend, areas, &url, |_| None).await?;
+        sys.nats = Some(nats);
+        Some(sys)
+    }
+
+    /// The services on an existing NATS server at `nats_url`, each logging in as `user_of` its
+    /// NATS user name (`te-office`, `area-<slug>`, `avi`) says.
+    pub async fn start_on(
+        backend: TestBackend,
+        areas: &[&str],
+        nats_url: &str,
+        user_of: impl Fn(&str) -> Option<(String, Secret)>,
+    ) -> Option<Self> {
         let clock = ManualClock::new(test_start());
         let shared: SharedClock = std::sync::Arc::new(clock.clone());
         let te_db = TestDb::new(backend).await?;
-        let config = kokeilu_platform::config::ServiceConfig::local(te_db.url(), &nats.url());
+        let mut config = kokeilu_platform::config::ServiceConfig::local(te_db.url(), nats_url);
+        config.nats_user = user_of("te-office");
         let app = te_office::Application::build(&config, shared.clone())
             .await
             .unwrap();
@@ -93,7 +111,8 @@ impl InProcess {
         let mut running = BTreeMap::new();
         for area in areas {
             let db = TestDb::new(backend).await?;
-            let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+            let mut config = kokeilu_platform::config::ServiceConfig::local(db.url(), nats_url);
+            config.nats_user = user_of(&format!("area-{area}"));
             let app = trial_area::Application::build(&config, area, shared.clone())
                 .await
                 .unwrap();
@@ -107,7 +126,8 @@ impl InProcess {
             );
         }
         let db = TestDb::new(backend).await?;
-        let mut config = supervisor::config::SupervisorConfig::local(db.url(), &nats.url());
+        let mut config = supervisor::config::SupervisorConfig::local(db.url(), nats_url);
+        config.service.nats_user = user_of("avi");
         // Sweeps happen when a test asks for one, on the test's clock.
         config.sweep_interval = Duration::from_secs(3600);
         let app = supervisor::Application::build(&config, shared.clone())
@@ -121,7 +141,8 @@ impl InProcess {
             }))
         });
         Some(Self {
-            nats,
+            nats: None,
+            nats_url: nats_url.to_owned(),
             clock,
             te_office,
             areas: running,
@@ -154,7 +175,7 @@ impl InProcess {
     }
 
     pub async fn js(&self) -> async_nats::jetstream::Context {
-        async_nats::jetstream::new(async_nats::connect(self.nats.url()).await.unwrap())
+        async_nats::jetstream::new(async_nats::connect(&self.nats_url).await.unwrap())
     }
 
     pub async fn stop(mut self) {
