@@ -295,12 +295,23 @@ impl Ledger {
         }
     }
 
-    async fn cancel_open(&self, tx: &mut Tx, referral_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE deadlines SET status = $1 WHERE referral_id = $2 AND status = 1")
-            .bind(DeadlineStatus::Cancelled as i64)
-            .bind(referral_id)
-            .execute(&mut **tx)
-            .await?;
+    /// Closes the open deadlines of a referral that the area is no longer answerable for: all of
+    /// them (a rejection), or those due on or after `from` (a transfer: what fell due while the
+    /// client was the area's stays open, and the sweep reports it if unmet).
+    async fn cancel_open(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+        from: Option<NaiveDate>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE deadlines SET status = $1 WHERE referral_id = $2 AND status = 1 AND due >= $3",
+        )
+        .bind(DeadlineStatus::Cancelled as i64)
+        .bind(referral_id)
+        .bind(from.map(|d| d.to_string()).unwrap_or_default())
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -338,7 +349,7 @@ impl Ledger {
                     .await?;
                 self.progress(tx, id, &case, DeadlineKind::Acknowledgement, on)
                     .await?;
-                self.cancel_open(tx, id).await?;
+                self.cancel_open(tx, id, None).await?;
             }
             FactKind::InitialInterviewHeld => {
                 sqlx::query(
@@ -365,7 +376,7 @@ impl Ledger {
                     .await?;
             }
             FactKind::StatementIssued => self.statement(tx, fact, &case, on).await?,
-            FactKind::ClientTransferred => self.cancel_open(tx, id).await?,
+            FactKind::ClientTransferred => self.cancel_open(tx, id, Some(on)).await?,
             FactKind::EmploymentPlanMade | FactKind::Unspecified | FactKind::ReferralIssued => {}
         }
         Ok(())

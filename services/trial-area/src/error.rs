@@ -20,6 +20,8 @@ pub enum Error {
     NotAClient,
     #[error("referral already decided")]
     AlreadyDecided { status: &'static str },
+    #[error("client transferred")]
+    Transferred { destination: String },
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -55,6 +57,11 @@ impl From<Error> for Status {
                 "ALREADY_DECIDED",
                 "referral",
                 &format!("the referral is already {status}"),
+            ),
+            Error::Transferred { destination } => failed_precondition(
+                "TRANSFERRED",
+                "referral",
+                &format!("the client was transferred to {destination}"),
             ),
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");

@@ -253,6 +253,25 @@ impl TrialAreaService for Api {
         Ok(Response::new(pb::RecordServiceEventResponse { event_id }))
     }
 
+    async fn transfer_client(
+        &self,
+        request: Request<pb::TransferClientRequest>,
+    ) -> Result<Response<pb::TransferClientResponse>, Status> {
+        let req = request.into_inner();
+        self.desk.check_area(&req.area_id)?;
+        let id = referral_id(&req.referral_id)?;
+        if req.destination.trim().is_empty() {
+            return Err(
+                Error::field("destination", "required: an area slug or \"te-office\"").into(),
+            );
+        }
+        let date = required_date(&req.date, "date")?;
+        self.desk
+            .transfer_client(id, req.destination.trim(), date)
+            .await?;
+        Ok(Response::new(pb::TransferClientResponse {}))
+    }
+
     async fn issue_statement(
         &self,
         request: Request<pb::IssueStatementRequest>,

@@ -120,7 +120,93 @@ impl Desk {
         if row.status != IncomingStatus::Acknowledged {
             return Err(Error::NotAClient);
         }
+        if let Some((destination, _)) = self.transfer_of(tx, referral_id).await? {
+            return Err(Error::Transferred { destination });
+        }
         Ok(row)
+    }
+
+    async fn transfer_of(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+    ) -> Result<Option<(String, NaiveDate)>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT destination, transfer_date FROM transfers WHERE referral_id = $1")
+                .bind(referral_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        row.map(|r| {
+            let date: String = r.try_get("transfer_date")?;
+            Ok((
+                r.try_get("destination")?,
+                date.parse().unwrap_or(NaiveDate::MIN),
+            ))
+        })
+        .transpose()
+    }
+
+    /// Records that a client's services moved to `destination` (another area's slug or
+    /// "te-office") on `date`, and tells AVI. Repeating the same transfer changes nothing.
+    pub async fn transfer_client(
+        &self,
+        referral_id: &str,
+        destination: &str,
+        date: NaiveDate,
+    ) -> Result<(), Error> {
+        if destination != "te-office"
+            && kokeilu_rules::registry::Registry::builtin()
+                .current_area(destination)
+                .is_none()
+        {
+            return Err(Error::field(
+                "destination",
+                "must be a trial area's slug or \"te-office\"",
+            ));
+        }
+        if destination == self.area {
+            return Err(Error::field("destination", "is this area itself"));
+        }
+        let now = self.clock.now();
+        if date > self.clock.today() {
+            return Err(Error::field("date", "is in the future"));
+        }
+        let mut tx = self.repo.db().begin().await?;
+        let row = self
+            .repo
+            .for_update(&mut tx, referral_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if row.status != IncomingStatus::Acknowledged {
+            return Err(Error::NotAClient);
+        }
+        if let Some((to, on)) = self.transfer_of(&mut tx, referral_id).await? {
+            return if to == destination && on == date {
+                Ok(())
+            } else {
+                Err(Error::Transferred { destination: to })
+            };
+        }
+        if date < row.job_search_start {
+            return Err(Error::field("date", "is before the job search started"));
+        }
+        sqlx::query(
+            "INSERT INTO transfers (referral_id, destination, transfer_date, recorded_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(referral_id)
+        .bind(destination)
+        .bind(date.to_string())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let mut fact = self.fact(&row, FactKind::ClientTransferred, date, now);
+        fact.transferred_to = destination.to_owned();
+        self.report(&mut tx, &row, &fact, now).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        tracing::info!(referral_id, destination, "client transferred");
+        Ok(())
     }
 
     /// Records an interview, plan or discussion held on `date`.

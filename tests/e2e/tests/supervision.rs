@@ -628,3 +628,86 @@ async fn open_statistics_suppress_small_counts() {
     );
     sys.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    set_day(&sys, day(2024, 9, 2));
+    // Job search from Monday 2.9: initial interview due Monday 9.9, after the transfer.
+    let later = referred(&sys, 40, day(2024, 9, 2)).await;
+    // Job search from Monday 26.8: initial interview due Monday 2.9, before the transfer.
+    let earlier = referred(&sys, 41, day(2024, 8, 26)).await;
+    acknowledged(&sys, &later).await;
+    acknowledged(&sys, &earlier).await;
+    set_day(&sys, day(2024, 9, 4));
+    let mut area = sys.area("kainuu").await;
+    let transfer = |id: &str, destination: &str| ta::TransferClientRequest {
+        area_id: "kainuu".into(),
+        referral_id: id.to_owned(),
+        destination: destination.into(),
+        date: Some(date_from_naive(day(2024, 9, 4))),
+    };
+    let bad = area
+        .transfer_client(transfer(&later, "nowhere"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let own = area
+        .transfer_client(transfer(&later, "kainuu"))
+        .await
+        .unwrap_err();
+    assert_eq!(own.code(), tonic::Code::InvalidArgument);
+    for id in [&later, &earlier] {
+        area.transfer_client(transfer(id, "te-office"))
+            .await
+            .unwrap();
+    }
+    // The same transfer again is the same transfer; another one is refused.
+    area.transfer_client(transfer(&later, "te-office"))
+        .await
+        .unwrap();
+    let twice = area
+        .transfer_client(transfer(&later, "pirkanmaa"))
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), tonic::Code::FailedPrecondition);
+    // Nothing more is recorded for a transferred client.
+    let after = area
+        .record_service_event(ta::RecordServiceEventRequest {
+            area_id: "kainuu".into(),
+            referral_id: later.clone(),
+            kind: ta::ServiceEventKind::InitialInterview as i32,
+            date: Some(date_from_naive(day(2024, 9, 4))),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(after.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(count(&sys.areas["kainuu"].db, "transfers").await, 2);
+    assert_eq!(count(&sys.areas["kainuu"].db, "service_events").await, 0);
+
+    // AVI applied both transfers (2 issued + 2 acknowledged + 2 transferred) …
+    wait_for(
+        "AVI to apply the transfers",
+        Duration::from_secs(30),
+        || async {
+            (supervisor_count(&sys, "SELECT COUNT(*) FROM inbox").await == 6).then_some(())
+        },
+    )
+    .await;
+    // … and two weeks on, only the interview that fell due while the client was the area's is
+    // reported.
+    set_day(&sys, day(2024, 9, 20));
+    assert_eq!(sys.sweeper.run_now().await.unwrap(), 1);
+    let events = all_events(&sys).await;
+    assert_eq!(of(&events, &later), []);
+    assert_eq!(
+        of(&events, &earlier),
+        [(
+            ComplianceKind::DeadlineMissed as i32,
+            DeadlineKind::InitialInterview as i32
+        )]
+    );
+    sys.stop().await;
+}
