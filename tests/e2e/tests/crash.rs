@@ -71,6 +71,19 @@ fn start_area(dir: &Path, nats_url: &str) -> ServiceProcess {
     )
 }
 
+fn start_supervisor(dir: &Path, nats_url: &str) -> ServiceProcess {
+    ServiceProcess::start(
+        &["serve", "supervisor"],
+        &[
+            ("KOKEILU_DATABASE_URL", sqlite_url(dir, "supervisor")),
+            ("KOKEILU_NATS_URL", nats_url.to_owned()),
+            ("KOKEILU_CLOCK_START", CLOCK.to_owned()),
+            ("KOKEILU_STATS_LISTEN", "127.0.0.1:0".to_owned()),
+        ],
+        dir.join("supervisor.log"),
+    )
+}
+
 /// Plays Kainuu's municipal system: acknowledges every received referral, and after any
 /// disconnection (the area restarting) replays the area's feed from the start.
 fn spawn_acker(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
@@ -252,4 +265,69 @@ async fn te_office_killed_between_commit_and_publish_loses_and_doubles_nothing()
     acker.abort();
     assert_exactly_once(dir.path(), 300).await;
     drop(nats);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_killed_mid_stream_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = kokeilu_test_support::nats();
+    let te = start_te_office(dir.path(), &nats.url());
+    let area = start_area(dir.path(), &nats.url());
+    let mut avi = start_supervisor(dir.path(), &nats.url());
+    let stop = Arc::new(AtomicBool::new(false));
+    let acker = spawn_acker(area.url(), stop.clone());
+
+    submit_range(&te.url(), 0..500).await;
+    let avi_db = sqlite_url(dir.path(), "supervisor");
+    wait_for("AVI to be mid-stream", Duration::from_secs(60), || {
+        let avi_db = avi_db.clone();
+        async move { (scalar(&avi_db, "SELECT COUNT(*) FROM inbox").await >= 100).then_some(()) }
+    })
+    .await;
+    avi.kill9();
+    // Facts keep coming while AVI is down; they wait in JetStream.
+    submit_range(&te.url(), 500..1000).await;
+    wait_acknowledged(dir.path(), 1000, "1000 acknowledged at te-office").await;
+    avi.restart();
+
+    // Every referral's two facts (issued, acknowledged) applied once.
+    wait_for("AVI to apply 2000 facts", Duration::from_secs(180), || {
+        let avi_db = avi_db.clone();
+        async move { (scalar(&avi_db, "SELECT COUNT(*) FROM inbox").await == 2000).then_some(()) }
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    acker.abort();
+    assert_eq!(scalar(&avi_db, "SELECT COUNT(*) FROM cases").await, 1000);
+    assert_eq!(
+        scalar(
+            &avi_db,
+            "SELECT COUNT(*) FROM cases WHERE acknowledged_on IS NOT NULL"
+        )
+        .await,
+        1000
+    );
+    // One acknowledgement deadline (met) and one initial-interview deadline (open) per case.
+    assert_eq!(
+        scalar(
+            &avi_db,
+            "SELECT COUNT(*) FROM deadlines WHERE kind = 1 AND status = 2"
+        )
+        .await,
+        1000
+    );
+    assert_eq!(
+        scalar(
+            &avi_db,
+            "SELECT COUNT(*) FROM deadlines WHERE kind = 2 AND status = 1"
+        )
+        .await,
+        1000
+    );
+    assert_eq!(
+        scalar(&avi_db, "SELECT COUNT(*) FROM deadlines").await,
+        2000
+    );
+    drop(te);
+    drop(area);
 }
