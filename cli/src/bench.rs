@@ -104,6 +104,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         patience: Duration::from_secs(1800),
     })
     .await;
+    // How far AVI's supervision trails the referral flow: the time after the last acknowledgement
+    // until the supervisor has applied every acknowledgement fact.
+    let avi_lag = match &report {
+        Ok(r) => supervisor_catch_up(&stack.info, r.referred).await,
+        Err(_) => None,
+    };
     tokio::task::spawn_blocking(move || stack.stop()).await?;
     if let Backend::Postgres = args.backend {
         drop_postgres_databases(&args.postgres_url, &prefix).await?;
@@ -135,6 +141,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         driver::quantile(&report.latencies, 0.99).as_millis(),
         report.latencies.last().map_or(0, |d| d.as_millis()),
     );
+    match avi_lag {
+        Some(lag) => println!(
+            "AVI caught up      {:.2} s after the last acknowledgement (every fact applied)",
+            lag.as_secs_f64()
+        ),
+        None => println!("AVI caught up      not within 10 minutes"),
+    }
     if !report.failed.is_empty() {
         println!("first refusal      {}", report.failed[0]);
     }
@@ -142,4 +155,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         anyhow::bail!("benchmark incomplete");
     }
     Ok(())
+}
+
+/// Waits until AVI's supervisor counts `referred` acknowledged referrals; the time it took.
+async fn supervisor_catch_up(info: &crate::stack::StackInfo, referred: usize) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    let mut client = crate::client::supervisor(&info.supervisor).await.ok()?;
+    while start.elapsed() < Duration::from_secs(600) {
+        let mut acknowledged = 0usize;
+        for area in info.areas.keys() {
+            let summary = client
+                .get_area_summary(kokeilu_proto::supervisor::GetAreaSummaryRequest {
+                    area_id: area.clone(),
+                })
+                .await
+                .ok()?
+                .into_inner();
+            acknowledged += summary
+                .months
+                .iter()
+                .map(|m| m.acknowledged as usize)
+                .sum::<usize>();
+        }
+        if acknowledged >= referred {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }

@@ -149,3 +149,51 @@ impl tonic::service::Interceptor for TraceContextInterceptor {
         Ok(req)
     }
 }
+
+/// A server stream of a resumable feed: sends every item after cursor `after` in pages from
+/// `fetch` (items with their cursors, in cursor order), then waits for `changed` (or polls each second) for more. It ends when the client goes away,
+/// and with `UNAVAILABLE` when `closing` is cancelled (the server stopping), so an open stream
+/// never holds a shutdown; the client resumes from the last cursor it saw.
+pub fn feed_stream<T, F, Fut>(
+    mut after: i64,
+    mut changed: tokio::sync::watch::Receiver<u64>,
+    closing: tokio_util::sync::CancellationToken,
+    mut fetch: F,
+) -> tokio_stream::wrappers::ReceiverStream<Result<T, Status>>
+where
+    T: Send + 'static,
+    F: FnMut(i64) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Vec<(i64, T)>, Status>> + Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        loop {
+            let batch = match fetch(after).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let empty = batch.is_empty();
+            for (cursor, item) in batch {
+                after = cursor;
+                if tx.send(Ok(item)).await.is_err() {
+                    return;
+                }
+            }
+            if empty {
+                tokio::select! {
+                    _ = changed.changed() => {}
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    () = tx.closed() => return,
+                    () = closing.cancelled() => {
+                        let _ = tx.send(Err(Status::unavailable("the service is stopping"))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}

@@ -1,7 +1,6 @@
 //! The SupervisorService gRPC API (thin: validate, call the ledger, convert).
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::Stream;
 use kokeilu_proto::date_to_naive;
@@ -100,46 +99,32 @@ impl SupervisorService for Api {
         let req = request.into_inner();
         let area = area(&req.area_id, false)?;
         let kinds = kinds(&req.kinds)?;
-        let mut after = match cursor(&req.after_cursor)? {
+        let after = match cursor(&req.after_cursor)? {
             Some(c) => c,
             None => self.ledger.last_event_seq().await.map_err(Error::from)?,
         };
         let ledger = self.ledger.clone();
-        let closing = self.closing.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            let mut changed = ledger.feed.subscribe();
-            loop {
-                let batch = match ledger.events_after(after, &area, &kinds, 500).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
-                        return;
-                    }
-                };
-                for e in batch.iter() {
-                    after = e.cursor.parse().unwrap_or(after);
-                    if tx.send(Ok(e.clone())).await.is_err() {
-                        return;
-                    }
+        let stream = kokeilu_platform::grpc::feed_stream(
+            after,
+            ledger.feed.subscribe(),
+            self.closing.clone(),
+            move |after| {
+                let ledger = ledger.clone();
+                let area = area.clone();
+                let kinds = kinds.clone();
+                async move {
+                    let batch = ledger
+                        .events_after(after, &area, &kinds, 500)
+                        .await
+                        .map_err(|e| Status::from(Error::from(e)))?;
+                    Ok(batch
+                        .into_iter()
+                        .map(|e| (e.cursor.parse().unwrap_or(after), e))
+                        .collect())
                 }
-                if batch.is_empty() {
-                    tokio::select! {
-                        _ = changed.changed() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        () = tx.closed() => return,
-                        () = closing.cancelled() => {
-                            // The subscriber resumes from its last cursor elsewhere or later.
-                            let _ = tx.send(Err(Status::unavailable("supervisor is shutting down"))).await;
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn list_compliance_events(

@@ -1,7 +1,6 @@
 //! The TeOfficeService gRPC API: converts wire types, calls the desk, converts back.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::Stream;
 use kokeilu_platform::grpc::FieldViolation;
@@ -334,45 +333,29 @@ impl TeOfficeService for Api {
         request: Request<pb::WatchReferralsRequest>,
     ) -> Result<Response<Self::WatchReferralsStream>, Status> {
         let req = request.into_inner();
-        let mut cursor = match parse_cursor(&req.after_cursor)? {
+        let cursor = match parse_cursor(&req.after_cursor)? {
             Some(c) => c,
             None => self.desk.repo.last_event_seq().await.map_err(Error::from)?,
         };
         let area = (!req.area_id.is_empty()).then_some(req.area_id);
         let desk = self.desk.clone();
-        let closing = self.closing.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            let mut changed = desk.feed.subscribe();
-            loop {
-                let batch = match desk.repo.events_after(cursor, area.as_deref(), 500).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
-                        return;
-                    }
-                };
-                for e in &batch {
-                    cursor = e.seq;
-                    if tx.send(Ok(change_to_wire(e))).await.is_err() {
-                        return;
-                    }
+        let stream = kokeilu_platform::grpc::feed_stream(
+            cursor,
+            desk.feed.subscribe(),
+            self.closing.clone(),
+            move |after| {
+                let desk = desk.clone();
+                let area = area.clone();
+                async move {
+                    let batch = desk
+                        .repo
+                        .events_after(after, area.as_deref(), 500)
+                        .await
+                        .map_err(|e| Status::from(Error::from(e)))?;
+                    Ok(batch.iter().map(|e| (e.seq, change_to_wire(e))).collect())
                 }
-                if batch.is_empty() {
-                    tokio::select! {
-                        _ = changed.changed() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        () = tx.closed() => return,
-                        () = closing.cancelled() => {
-                            let _ = tx.send(Err(Status::unavailable("te-office is shutting down"))).await;
-                            return;
-                        }
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 }

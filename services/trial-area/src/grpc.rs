@@ -1,12 +1,12 @@
 //! The TrialAreaService gRPC API: converts wire types, calls the desk, converts back.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use futures::Stream;
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_proto::trialarea::{self as pb, trial_area_service_server::TrialAreaService};
 use kokeilu_proto::{date_from_naive, timestamp_from};
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::db::IncomingRow;
@@ -19,11 +19,13 @@ use crate::supervision::{ServiceEvent, Statement};
 #[derive(Clone)]
 pub struct Api {
     desk: Desk,
+    closing: CancellationToken,
 }
 
 impl Api {
-    pub fn new(desk: Desk) -> Self {
-        Self { desk }
+    /// `closing` ends the open `WatchIncomingReferrals` streams when the server stops.
+    pub fn new(desk: Desk, closing: CancellationToken) -> Self {
+        Self { desk, closing }
     }
 }
 
@@ -163,7 +165,7 @@ impl TrialAreaService for Api {
     ) -> Result<Response<Self::WatchIncomingReferralsStream>, Status> {
         let req = request.into_inner();
         self.desk.check_area(&req.area_id)?;
-        let mut cursor = match req.after_cursor.as_str() {
+        let cursor = match req.after_cursor.as_str() {
             "" => 0,
             "now" => self.desk.repo.last_feed_seq().await.map_err(Error::from)?,
             c => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
@@ -174,35 +176,23 @@ impl TrialAreaService for Api {
             })?,
         };
         let desk = self.desk.clone();
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        tokio::spawn(async move {
-            let mut changed = desk.feed.subscribe();
-            loop {
-                let batch = match desk.repo.feed_after(cursor, 500).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(Error::from(e)))).await;
-                        return;
-                    }
-                };
-                for r in &batch {
-                    cursor = r.cursor;
-                    if tx.send(Ok(to_wire(r))).await.is_err() {
-                        return;
-                    }
+        let stream = kokeilu_platform::grpc::feed_stream(
+            cursor,
+            desk.feed.subscribe(),
+            self.closing.clone(),
+            move |after| {
+                let desk = desk.clone();
+                async move {
+                    let batch = desk
+                        .repo
+                        .feed_after(after, 500)
+                        .await
+                        .map_err(|e| Status::from(Error::from(e)))?;
+                    Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
                 }
-                if batch.is_empty() {
-                    tokio::select! {
-                        _ = changed.changed() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        () = tx.closed() => return,
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-        )))
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn acknowledge_client(

@@ -103,7 +103,7 @@ impl Application {
             Box::new(move |cancel| Box::pin(actions.run(cancel))),
         ];
         tracing::info!(area = %self.desk.area, port = self.listener.local_addr()?.port(), "trial area serving");
-        let api = TrialAreaServiceServer::new(Api::new(self.desk));
+        let api = TrialAreaServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
         self.node.run(self.listener, api, consumers, shutdown).await
     }
 }
