@@ -394,7 +394,9 @@ impl Ledger {
             .and_then(date_to_naive)
             .ok_or_else(|| FactError::Unusable("referral without a job-search start".into()))?;
         let inserted = sqlx::query(
-            "INSERT INTO cases (referral_id, area_id, client_pseudonym, municipality_code,              referral_date, job_search_start, grounds, created_at)              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (referral_id) DO NOTHING",
+            "INSERT INTO cases (referral_id, area_id, client_pseudonym, municipality_code, \
+             referral_date, job_search_start, grounds, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (referral_id) DO NOTHING",
         )
         .bind(&fact.referral_id)
         .bind(&fact.area_id)
@@ -513,8 +515,27 @@ impl Ledger {
     /// event each. Returns how many were missed. Safe to run concurrently: each deadline changes
     /// state once.
     pub async fn sweep(&self, today: NaiveDate) -> Result<usize, sqlx::Error> {
+        let mut missed = 0;
+        // In pages of 1000, until a page changes nothing more.
+        loop {
+            let page = self.sweep_page(today).await?;
+            missed += page;
+            if page == 0 {
+                break;
+            }
+        }
+        if missed > 0 {
+            self.outbox.wake();
+            self.feed_changed();
+        }
+        Ok(missed)
+    }
+
+    async fn sweep_page(&self, today: NaiveDate) -> Result<usize, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT d.id, d.referral_id, d.kind, d.due, d.rule, d.area_id, d.client_pseudonym,              c.job_search_start FROM deadlines d JOIN cases c ON c.referral_id = d.referral_id              WHERE d.status = 1 AND d.due < $1 ORDER BY d.due, d.id LIMIT 1000",
+            "SELECT d.id, d.referral_id, d.kind, d.due, d.rule, d.area_id, d.client_pseudonym, \
+             c.job_search_start FROM deadlines d JOIN cases c ON c.referral_id = d.referral_id \
+             WHERE d.status = 1 AND d.due < $1 ORDER BY d.due, d.id LIMIT 1000",
         )
         .bind(today.to_string())
         .fetch_all(self.db.pool())
@@ -559,10 +580,6 @@ impl Ledger {
                 missed += 1;
             }
             tx.commit().await?;
-        }
-        if missed > 0 {
-            self.outbox.wake();
-            self.feed_changed();
         }
         Ok(missed)
     }

@@ -1,6 +1,7 @@
 //! AVI's supervision end to end: deadlines tracked on an injectable clock, compliance events
 //! raised exactly once, a resumable subscription, nothing identifying in routine supervision
-//! traffic, suspensions, information requests and the open statistics.
+//! traffic, suspensions, information requests, transfers and the open statistics. Every scenario
+//! runs on SQLite and PostgreSQL.
 
 // Test scenarios: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
@@ -19,6 +20,34 @@ use kokeilu_proto::{date_from_naive, subjects};
 use kokeilu_test_support::{TestBackend, wait_for};
 use sqlx::Row;
 use support::*;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(TestBackend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    an_unacknowledged_referral_is_overdue_once_on_the_right_working_day,
+    an_initial_interview_on_day_6_is_overdue_then_met_late,
+    statements_in_time_raise_nothing_and_outside_competence_is_flagged,
+    a_resuming_subscriber_receives_every_event_exactly_once,
+    a_suspension_stops_new_referrals_and_keeps_existing_clients,
+    information_requests_are_the_logged_path_for_identifying_details,
+    a_transfer_closes_what_was_not_yet_due_and_ends_recording,
+    open_statistics_suppress_small_counts,
+    no_identity_code_reaches_avi_in_routine_traffic,
+);
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -120,11 +149,10 @@ async fn acknowledged(sys: &InProcess, id: &str) {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unacknowledged_referral_is_overdue_once_on_the_right_working_day() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn an_unacknowledged_referral_is_overdue_once_on_the_right_working_day(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     // Friday 30.8.2024: acknowledgement due in 2 working days = Tuesday 3.9 (the weekend
     // does not count); the initial interview (job search from 30.8) is due Friday 6.9.
     set_day(&sys, day(2024, 8, 30));
@@ -159,11 +187,10 @@ async fn an_unacknowledged_referral_is_overdue_once_on_the_right_working_day() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_initial_interview_on_day_6_is_overdue_then_met_late() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn an_initial_interview_on_day_6_is_overdue_then_met_late(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let id = referred(&sys, 2, day(2024, 9, 2)).await;
     acknowledged(&sys, &id).await;
@@ -199,11 +226,10 @@ async fn an_initial_interview_on_day_6_is_overdue_then_met_late() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn statements_in_time_raise_nothing_and_outside_competence_is_flagged() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn statements_in_time_raise_nothing_and_outside_competence_is_flagged(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let id = referred(&sys, 3, day(2024, 9, 2)).await;
     acknowledged(&sys, &id).await;
@@ -260,11 +286,10 @@ async fn statements_in_time_raise_nothing_and_outside_competence_is_flagged() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resuming_subscriber_receives_every_event_exactly_once() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn a_resuming_subscriber_receives_every_event_exactly_once(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     for n in 10..16 {
         referred(&sys, n, day(2024, 9, 2)).await;
@@ -314,11 +339,10 @@ async fn a_resuming_subscriber_receives_every_event_exactly_once() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_identity_code_reaches_avi_in_routine_traffic() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn no_identity_code_reaches_avi_in_routine_traffic(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let mut codes = Vec::new();
     let mut ids = Vec::new();
@@ -399,15 +423,22 @@ async fn no_identity_code_reaches_avi_in_routine_traffic() {
     // Every row of every table of AVI's database.
     // sqlx's own migration ledger holds only the schema's SQL (and a datetime column the Any
     // driver cannot decode).
-    let tables: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_sqlx_migrations'",
-    )
-    .fetch_all(sys.supervisor.db.pool())
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.try_get("name").unwrap())
-    .collect();
+    let catalogue = match backend {
+        TestBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> '_sqlx_migrations'"
+        }
+        TestBackend::Postgres => {
+            "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = current_schema() \
+             AND tablename <> '_sqlx_migrations'"
+        }
+    };
+    let tables: Vec<String> = sqlx::query(catalogue)
+        .fetch_all(sys.supervisor.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("name").unwrap())
+        .collect();
     assert!(tables.contains(&"cases".to_owned()) && tables.contains(&"outbox".to_owned()));
     let mut rows_scanned = 0;
     for table in &tables {
@@ -436,11 +467,10 @@ async fn no_identity_code_reaches_avi_in_routine_traffic() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_suspension_stops_new_referrals_and_keeps_existing_clients() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu", "helsinki"])
-        .await
-        .unwrap();
+async fn a_suspension_stops_new_referrals_and_keeps_existing_clients(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu", "helsinki"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let existing = referred(&sys, 30, day(2024, 9, 2)).await;
     acknowledged(&sys, &existing).await;
@@ -524,11 +554,10 @@ async fn a_suspension_stops_new_referrals_and_keeps_existing_clients() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn information_requests_are_the_logged_path_for_identifying_details() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn information_requests_are_the_logged_path_for_identifying_details(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let id = referred(&sys, 40, day(2024, 9, 2)).await;
     acknowledged(&sys, &id).await;
@@ -589,12 +618,11 @@ async fn information_requests_are_the_logged_path_for_identifying_details() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_statistics_suppress_small_counts() {
+async fn open_statistics_suppress_small_counts(backend: TestBackend) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     let mut ids = Vec::new();
     for n in 50..56 {
@@ -629,11 +657,10 @@ async fn open_statistics_suppress_small_counts() {
     sys.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording() {
-    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
-        .await
-        .unwrap();
+async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
     set_day(&sys, day(2024, 9, 2));
     // Job search from Monday 2.9: initial interview due Monday 9.9, after the transfer.
     let later = referred(&sys, 40, day(2024, 9, 2)).await;
