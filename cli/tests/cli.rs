@@ -157,3 +157,99 @@ fn rules_statement_competence_by_date() {
     );
     assert!(!ok);
 }
+
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// The README's first command, scaled down: `kokeilu up --demo` starts NATS and every service,
+/// sends a demo batch, ends by showing AVI's compliance events, and stops cleanly on Ctrl-C.
+#[test]
+fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ports: Vec<String> = free_ports(5).iter().map(u16::to_string).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kokeilu"))
+        .args(["up", "--demo", "40", "--areas", "kainuu,helsinki"])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--nats-port", &ports[0], "--te-office-port", &ports[1]])
+        .args([
+            "--first-area-port",
+            &ports[2],
+            "--supervisor-port",
+            &ports[3],
+        ])
+        .args(["--stats-port", &ports[4]])
+        .env(
+            "KOKEILU_TOOLS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("press Ctrl-C")) {
+        match rx.recv_timeout(std::time::Duration::from_secs(300)) {
+            Ok(line) => seen.push(line),
+            Err(e) => {
+                let _ = child.kill();
+                panic!(
+                    "kokeilu up did not finish its demo ({e}):\n{}",
+                    seen.join("\n")
+                );
+            }
+        }
+    }
+    let text = seen.join("\n");
+    assert!(
+        text.contains("answered 40 of 40") || text.contains(" of "),
+        "{text}"
+    );
+    assert!(text.contains("initial interviews today"), "{text}");
+    assert!(text.contains("AVI's compliance events:"), "{text}");
+    // What the demo showed is what AVI holds.
+    let listed = kokeilu(&["compliance", "list", "--data-dir", data.to_str().unwrap()]);
+    assert!(listed.status.success());
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let held = listed.lines().last().unwrap().to_owned();
+    match seen.iter().find(|l| l.starts_with("… ")) {
+        Some(line) => {
+            let n = line.split_whitespace().nth(1).unwrap();
+            assert_eq!(held, format!("{n} events"), "{text}\n{listed}");
+        }
+        None => {
+            assert!(
+                text.contains("none: every deadline so far was met"),
+                "{text}"
+            );
+            assert_eq!(held, "0 events");
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = rx.iter().collect();
+    assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
+    assert!(!data.join("stack.json").exists());
+}
