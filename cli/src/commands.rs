@@ -59,7 +59,7 @@ impl Target {
         Ok(info)
     }
 
-    fn area_url(&self, area: &str) -> anyhow::Result<String> {
+    pub fn area_url(&self, area: &str) -> anyhow::Result<String> {
         self.info()?
             .areas
             .get(area)

@@ -28,7 +28,7 @@ pub struct AviTarget {
 }
 
 impl AviTarget {
-    fn url(&self) -> anyhow::Result<String> {
+    pub fn url(&self) -> anyhow::Result<String> {
         match &self.supervisor {
             Some(url) => Ok(url.clone()),
             None => Ok(StackInfo::load(&self.data_dir)?.supervisor),

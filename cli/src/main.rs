@@ -3,6 +3,7 @@
 //! The same binary also runs each service (`kokeilu serve …`), which is how `kokeilu up` starts
 //! them as separate processes.
 
+mod avi;
 mod bench;
 mod client;
 mod commands;
@@ -45,6 +46,9 @@ enum Command {
     List(commands::ListArgs),
     /// Follow referral status changes at the TE office.
     Watch(commands::WatchArgs),
+    /// AVI's supervisory actions: information requests, orders, remarks, suspensions.
+    #[command(subcommand)]
+    Avi(avi::AviCommand),
     /// AVI's compliance events: follow, list, area summaries.
     #[command(subcommand)]
     Compliance(compliance::ComplianceCommand),
@@ -91,6 +95,7 @@ fn main() -> std::process::ExitCode {
             Command::List(args) => commands::list(args).await,
             Command::Watch(args) => commands::watch(args).await,
             Command::Compliance(cmd) => compliance::run(cmd).await,
+            Command::Avi(cmd) => avi::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,

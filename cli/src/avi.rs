@@ -1,0 +1,255 @@
+//! `kokeilu avi …`: AVI's supervisory actions (22 §), and an area's answer to an information
+//! request (`kokeilu avi answer-request`, run on the area's side).
+
+use chrono::NaiveDate;
+use clap::{Args, Subcommand};
+use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
+use kokeilu_proto::supervisor as avi;
+use kokeilu_proto::trialarea as ta;
+use kokeilu_proto::{date_from_naive, date_to_naive};
+
+use crate::client;
+use crate::commands::{Target, grpc_err};
+use crate::compliance::AviTarget;
+
+#[derive(Debug, Subcommand)]
+pub enum AviCommand {
+    /// Ask an area for the identifying details of some referrals (logged at both ends).
+    RequestInfo {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long)]
+        area: String,
+        /// Referral ids the request is about (comma separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        referrals: Vec<String>,
+        /// Why the details are needed (goes into the log).
+        #[arg(long)]
+        purpose: String,
+    },
+    /// Show an area's answer to an information request.
+    ShowAnswer {
+        #[command(flatten)]
+        target: AviTarget,
+        action_id: String,
+        /// Print henkilötunnukset in full (otherwise only the birth date part).
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Order an area to remedy a shortcoming by a date.
+    Order {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        deadline: NaiveDate,
+    },
+    /// Give an area a remark.
+    Remark {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        text: String,
+    },
+    /// Suspend an area's trial, whole or in part, from a date: te-office then keeps the area's new
+    /// clients (a whole suspension).
+    Suspend {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long)]
+        area: String,
+        #[arg(long)]
+        text: String,
+        #[arg(long)]
+        from: NaiveDate,
+        /// Only part of the area's tasks (named in --text); referrals continue.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// AVI's actions so far.
+    Actions {
+        #[command(flatten)]
+        target: AviTarget,
+        #[arg(long, default_value = "")]
+        area: String,
+    },
+    /// (At the area) answer an information request: sends the requested clients' details to AVI.
+    AnswerRequest(AnswerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    area: String,
+    action_id: String,
+}
+
+pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
+    match cmd {
+        AviCommand::RequestInfo {
+            target,
+            area,
+            referrals,
+            purpose,
+        } => {
+            let a = client::supervisor(&target.url()?)
+                .await?
+                .request_information(avi::RequestInformationRequest {
+                    area_id: area,
+                    referral_ids: referrals,
+                    purpose,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            print_action(&a);
+        }
+        AviCommand::ShowAnswer {
+            target,
+            action_id,
+            reveal,
+        } => {
+            let answer = client::supervisor(&target.url()?)
+                .await?
+                .get_information_answer(avi::GetInformationAnswerRequest { action_id })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            for r in &answer.records {
+                let code = if reveal {
+                    r.henkilotunnus.clone()
+                } else {
+                    masked(&r.henkilotunnus)
+                };
+                println!(
+                    "{}  {code}  municipality {}  {}  {} service events",
+                    r.referral_id,
+                    r.home_municipality_code,
+                    r.status,
+                    r.service_events.len()
+                );
+            }
+            println!("{} clients from {}", answer.records.len(), answer.area_id);
+        }
+        AviCommand::Order {
+            target,
+            area,
+            text,
+            deadline,
+        } => {
+            let a = client::supervisor(&target.url()?)
+                .await?
+                .issue_order(avi::IssueOrderRequest {
+                    area_id: area,
+                    text,
+                    deadline: Some(date_from_naive(deadline)),
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            print_action(&a);
+        }
+        AviCommand::Remark { target, area, text } => {
+            let a = client::supervisor(&target.url()?)
+                .await?
+                .issue_remark(avi::IssueRemarkRequest {
+                    area_id: area,
+                    text,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            print_action(&a);
+        }
+        AviCommand::Suspend {
+            target,
+            area,
+            text,
+            from,
+            partial,
+        } => {
+            let a = client::supervisor(&target.url()?)
+                .await?
+                .suspend_trial(avi::SuspendTrialRequest {
+                    area_id: area,
+                    text,
+                    effective_from: Some(date_from_naive(from)),
+                    partial,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            print_action(&a);
+        }
+        AviCommand::Actions { target, area } => {
+            let list = client::supervisor(&target.url()?)
+                .await?
+                .list_actions(avi::ListActionsRequest { area_id: area })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            for a in &list.actions {
+                print_action(a);
+            }
+        }
+        AviCommand::AnswerRequest(args) => {
+            let url = args.target.area_url(&args.area)?;
+            let r = client::trial_area(&url)
+                .await?
+                .answer_information_request(ta::AnswerInformationRequestRequest {
+                    area_id: args.area,
+                    action_id: args.action_id,
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            println!("sent the details of {} clients to AVI", r.records);
+        }
+    }
+    Ok(())
+}
+
+/// The birth-date part of a henkilötunnus only (`131052-****`).
+fn masked(code: &str) -> String {
+    let head: String = code.chars().take(7).collect();
+    format!("{head}****")
+}
+
+fn print_action(a: &SupervisoryAction) {
+    let day = |d: &Option<kokeilu_proto::common::Date>| {
+        d.as_ref()
+            .and_then(date_to_naive)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    };
+    let kind = match ActionKind::try_from(a.kind) {
+        Ok(ActionKind::InformationRequest) => "information request".to_owned(),
+        Ok(ActionKind::Order) => format!("order (remedy by {})", day(&a.deadline)),
+        Ok(ActionKind::Remark) => "remark".to_owned(),
+        Ok(ActionKind::Suspension) => format!(
+            "{} suspension from {}",
+            if a.partial { "partial" } else { "whole" },
+            day(&a.effective_from)
+        ),
+        _ => "?".to_owned(),
+    };
+    println!("{}  {:<12} {kind}: {}", a.action_id, a.area_id, a.text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_keeps_only_the_birth_date_and_century() {
+        assert_eq!(masked("131052-308T"), "131052-****");
+        assert!(!masked("131052-308T").contains("308T"));
+    }
+}
