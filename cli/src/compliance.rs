@@ -221,6 +221,7 @@ fn deadline_name(kind: i32) -> &'static str {
         Ok(DeadlineKind::IntensiveDiscussions) => "intensive discussions",
         Ok(DeadlineKind::RegularDiscussion) => "regular discussion",
         Ok(DeadlineKind::Statement) => "statement",
+        Ok(DeadlineKind::HalfYearlyDiscussions) => "half-yearly discussions",
         _ => "",
     }
 }

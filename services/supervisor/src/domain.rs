@@ -14,6 +14,7 @@ pub enum DeadlineKind {
     IntensiveDiscussions = 3,
     RegularDiscussion = 4,
     Statement = 5,
+    HalfYearlyDiscussions = 6,
 }
 
 impl DeadlineKind {
@@ -24,6 +25,7 @@ impl DeadlineKind {
             3 => Self::IntensiveDiscussions,
             4 => Self::RegularDiscussion,
             5 => Self::Statement,
+            6 => Self::HalfYearlyDiscussions,
             _ => return None,
         })
     }
@@ -35,6 +37,7 @@ impl DeadlineKind {
             Self::IntensiveDiscussions => "job-search discussions of the first 3 months",
             Self::RegularDiscussion => "regular job-search discussion",
             Self::Statement => "labour-policy statement",
+            Self::HalfYearlyDiscussions => "two job-search discussions after each 6 months",
         }
     }
 }
@@ -88,6 +91,9 @@ pub struct NewDeadline {
     pub due: NaiveDate,
     pub required: i64,
     pub rule: String,
+    /// Events count towards the deadline only from this day on (the half-yearly discussions
+    /// fall in the month after each 6-month mark).
+    pub opens: Option<NaiveDate>,
 }
 
 /// Deadlines a referral opens: the area's acknowledgement and the initial interview.
@@ -105,12 +111,14 @@ pub fn on_referral(
             rule: format!(
                 "operational: acknowledge within {ack_working_days} working days of the referral"
             ),
+            opens: None,
         },
         NewDeadline {
             kind: DeadlineKind::InitialInterview,
             due: interview.due,
             required: 1,
             rule: interview.rule.law.to_owned(),
+            opens: None,
         },
     ]
 }
@@ -120,9 +128,13 @@ pub fn on_initial_interview(job_search_start: NaiveDate, held: NaiveDate) -> Vec
     deadlines::after_initial_interview(job_search_start, held)
         .into_iter()
         .filter_map(|d| {
-            let kind = match d.kind {
-                deadlines::Kind::IntensiveDiscussions => DeadlineKind::IntensiveDiscussions,
-                deadlines::Kind::RegularDiscussion => DeadlineKind::RegularDiscussion,
+            let (kind, opens) = match d.kind {
+                deadlines::Kind::IntensiveDiscussions => (DeadlineKind::IntensiveDiscussions, None),
+                deadlines::Kind::RegularDiscussion => (DeadlineKind::RegularDiscussion, None),
+                deadlines::Kind::HalfYearlyDiscussions => (
+                    DeadlineKind::HalfYearlyDiscussions,
+                    Some(six_month_mark(job_search_start, 1)),
+                ),
                 _ => return None,
             };
             Some(NewDeadline {
@@ -130,9 +142,29 @@ pub fn on_initial_interview(job_search_start: NaiveDate, held: NaiveDate) -> Vec
                 due: d.due,
                 required: i64::from(d.count),
                 rule: d.rule.law.to_owned(),
+                opens,
             })
         })
         .collect()
+}
+
+/// The `period`th 6-month mark of a job search that started on `start`.
+fn six_month_mark(start: NaiveDate, period: u32) -> NaiveDate {
+    start
+        .checked_add_months(chrono::Months::new(period.saturating_mul(6)))
+        .unwrap_or(NaiveDate::MAX)
+}
+
+/// The half-yearly discussions of `period` (1, 2, …), when the law requires them.
+pub fn half_yearly(job_search_start: NaiveDate, period: u32) -> Option<NewDeadline> {
+    let d = deadlines::half_yearly(job_search_start, period)?;
+    Some(NewDeadline {
+        kind: DeadlineKind::HalfYearlyDiscussions,
+        due: d.due,
+        required: i64::from(d.count),
+        rule: d.rule.law.to_owned(),
+        opens: Some(six_month_mark(job_search_start, period)),
+    })
 }
 
 /// The next regular discussion after one held on `held`.
@@ -143,6 +175,7 @@ pub fn next_regular(job_search_start: NaiveDate, held: NaiveDate) -> NewDeadline
         due: d.due,
         required: 1,
         rule: d.rule.law.to_owned(),
+        opens: None,
     }
 }
 
@@ -176,6 +209,27 @@ mod tests {
         assert_eq!(d[1].kind, DeadlineKind::InitialInterview);
         // Fri 30.8 + 5 working days = Fri 6.9.
         assert_eq!(d[1].due, day(2024, 9, 6));
+    }
+
+    #[test]
+    fn an_initial_interview_opens_the_half_yearly_discussions_from_the_6_month_mark() {
+        let d = on_initial_interview(day(2024, 3, 4), day(2024, 3, 5));
+        let half = d
+            .iter()
+            .find(|d| d.kind == DeadlineKind::HalfYearlyDiscussions)
+            .unwrap();
+        assert_eq!(half.opens, Some(day(2024, 9, 4)));
+        assert_eq!(half.due, day(2024, 10, 4));
+        assert_eq!(half.required, 2);
+        let next = half_yearly(day(2024, 3, 4), 2).unwrap();
+        assert_eq!(next.opens, Some(day(2025, 3, 4)));
+        // Before the Nordic model (2.5.2022) there were none.
+        assert!(half_yearly(day(2021, 3, 1), 1).is_none());
+        assert!(
+            on_initial_interview(day(2021, 3, 1), day(2021, 3, 2))
+                .iter()
+                .all(|d| d.kind != DeadlineKind::HalfYearlyDiscussions)
+        );
     }
 
     #[test]

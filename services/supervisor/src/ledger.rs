@@ -20,8 +20,8 @@ use sqlx::Row;
 use tokio::sync::watch;
 
 use crate::domain::{
-    ComplianceKind, DeadlineKind, DeadlineStatus, NewDeadline, is_overdue, meet, next_regular,
-    on_initial_interview, on_referral,
+    ComplianceKind, DeadlineKind, DeadlineStatus, NewDeadline, half_yearly, is_overdue, meet,
+    next_regular, on_initial_interview, on_referral,
 };
 
 const FEED_LOCK: i64 = 0x5a_7e_0a_1e;
@@ -171,7 +171,8 @@ impl Ledger {
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO deadlines (referral_id, area_id, client_pseudonym, kind, due, required, \
-             done, status, met_on, rule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             done, status, met_on, rule, opens) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(referral_id)
         .bind(&case.area)
@@ -183,6 +184,7 @@ impl Ledger {
         .bind(status as i64)
         .bind(met_on.map(|x| x.to_string()))
         .bind(&d.rule)
+        .bind(d.opens.map(|x| x.to_string()))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -205,11 +207,13 @@ impl Ledger {
         };
         let sql = format!(
             "SELECT id, due, required, done, status, rule FROM deadlines WHERE referral_id = $1 \
-             AND kind = $2 AND status IN (1, 3) ORDER BY due{lock}"
+             AND kind = $2 AND status IN (1, 3) AND (opens IS NULL OR opens <= $3) \
+             ORDER BY due{lock}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(referral_id)
             .bind(kind as i64)
+            .bind(on.to_string())
             .fetch_all(&mut **tx)
             .await?;
         for row in rows {
@@ -239,6 +243,10 @@ impl Ledger {
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
+            if kind == DeadlineKind::HalfYearlyDiscussions && status == DeadlineStatus::Open {
+                // Met (on time or late) without a reported miss: the next 6 months begin.
+                self.open_next_half_year(tx, referral_id, case).await?;
+            }
             if new_status == DeadlineStatus::MetLate {
                 if status == DeadlineStatus::Open {
                     let missed = self.deadline_draft(
@@ -293,6 +301,28 @@ impl Ledger {
             detail,
             rule: rule.to_owned(),
         }
+    }
+
+    /// Opens the half-yearly discussions of the next 6-month period, if the law requires them.
+    async fn open_next_half_year(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+        case: &Case,
+    ) -> Result<(), sqlx::Error> {
+        let opened: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM deadlines WHERE referral_id = $1 AND kind = $2")
+                .bind(referral_id)
+                .bind(DeadlineKind::HalfYearlyDiscussions as i64)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("n")?;
+        let period = u32::try_from(opened + 1).unwrap_or(u32::MAX);
+        if let Some(next) = half_yearly(case.job_search_start, period) {
+            self.open(tx, referral_id, case, &next, DeadlineStatus::Open, None)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Closes the open deadlines of a referral that the area is no longer answerable for: all of
@@ -368,6 +398,8 @@ impl Ledger {
             }
             FactKind::JobSearchDiscussionHeld => {
                 self.progress(tx, id, &case, DeadlineKind::IntensiveDiscussions, on)
+                    .await?;
+                self.progress(tx, id, &case, DeadlineKind::HalfYearlyDiscussions, on)
                     .await?;
                 self.progress(tx, id, &case, DeadlineKind::RegularDiscussion, on)
                     .await?;
@@ -493,6 +525,7 @@ impl Ledger {
             due: due.due,
             required: 1,
             rule: due.rule.law.to_owned(),
+            opens: None,
         };
         let status = meet(DeadlineStatus::Open, d.due, on);
         self.open(tx, id, case, &d, status, Some(on)).await?;
@@ -577,6 +610,10 @@ impl Ledger {
                     &rule,
                 );
                 self.raise(&mut tx, draft).await?;
+                if kind == DeadlineKind::HalfYearlyDiscussions {
+                    self.open_next_half_year(&mut tx, &referral_id, &case)
+                        .await?;
+                }
                 missed += 1;
             }
             tx.commit().await?;

@@ -47,6 +47,7 @@ on_both_backends!(
     a_transfer_closes_what_was_not_yet_due_and_ends_recording,
     open_statistics_suppress_small_counts,
     no_identity_code_reaches_avi_in_routine_traffic,
+    half_yearly_discussions_count_only_in_their_month,
 );
 
 fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -735,6 +736,91 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
             ComplianceKind::DeadlineMissed as i32,
             DeadlineKind::InitialInterview as i32
         )]
+    );
+    sys.stop().await;
+}
+
+async fn discussion(sys: &InProcess, id: &str, on: NaiveDate) {
+    set_day(sys, on);
+    sys.area("kainuu")
+        .await
+        .record_service_event(ta::RecordServiceEventRequest {
+            area_id: "kainuu".into(),
+            referral_id: id.to_owned(),
+            kind: ta::ServiceEventKind::JobSearchDiscussion as i32,
+            date: Some(date_from_naive(on)),
+        })
+        .await
+        .unwrap();
+}
+
+async fn wait_facts(sys: &InProcess, n: i64) {
+    wait_for(
+        &format!("AVI to apply {n} facts"),
+        Duration::from_secs(30),
+        || async { (supervisor_count(sys, "SELECT COUNT(*) FROM inbox").await == n).then_some(()) },
+    )
+    .await;
+}
+
+async fn half_yearly_discussions_count_only_in_their_month(backend: TestBackend) {
+    let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
+        return;
+    };
+    // Job search from Monday 4.3.2024, initial interview the next day: two discussions are due
+    // in the month after the 6-month mark 4.9, by Friday 4.10.
+    set_day(&sys, day(2024, 3, 4));
+    let id = referred(&sys, 50, day(2024, 3, 4)).await;
+    acknowledged(&sys, &id).await;
+    set_day(&sys, day(2024, 3, 5));
+    sys.area("kainuu")
+        .await
+        .record_service_event(ta::RecordServiceEventRequest {
+            area_id: "kainuu".into(),
+            referral_id: id.clone(),
+            kind: ta::ServiceEventKind::InitialInterview as i32,
+            date: Some(date_from_naive(day(2024, 3, 5))),
+        })
+        .await
+        .unwrap();
+    // Before the mark: counts for the regular discussions, not the half-yearly ones.
+    discussion(&sys, &id, day(2024, 8, 1)).await;
+    discussion(&sys, &id, day(2024, 9, 10)).await;
+    wait_facts(&sys, 5).await;
+    let half = DeadlineKind::HalfYearlyDiscussions as i32;
+    let half_yearly = |events: &[ComplianceEvent]| {
+        of(events, &id)
+            .into_iter()
+            .filter(|(_, d)| *d == half)
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+    };
+    set_day(&sys, day(2024, 10, 4));
+    sys.sweeper.run_now().await.unwrap();
+    assert!(
+        half_yearly(&all_events(&sys).await).is_empty(),
+        "due on 4.10 itself"
+    );
+    // One of two held by the due date: missed, and the next 6 months begin.
+    set_day(&sys, day(2024, 10, 7));
+    sys.sweeper.run_now().await.unwrap();
+    assert_eq!(
+        half_yearly(&all_events(&sys).await),
+        [ComplianceKind::DeadlineMissed as i32]
+    );
+    discussion(&sys, &id, day(2024, 10, 8)).await;
+    wait_facts(&sys, 6).await;
+    assert_eq!(
+        half_yearly(&all_events(&sys).await),
+        [
+            ComplianceKind::DeadlineMissed as i32,
+            ComplianceKind::DeadlineMetLate as i32
+        ]
+    );
+    assert_eq!(
+        supervisor_count(&sys, "SELECT COUNT(*) FROM deadlines WHERE kind = 6").await,
+        2,
+        "the second period is open"
     );
     sys.stop().await;
 }

@@ -26,7 +26,9 @@ CREATE TABLE deadlines (
     done             BIGINT NOT NULL DEFAULT 0,
     status           BIGINT NOT NULL,
     met_on           TEXT,
-    rule             TEXT NOT NULL
+    rule             TEXT NOT NULL,
+    -- Events count towards the deadline from this day (half-yearly discussions).
+    opens            TEXT
 );
 CREATE INDEX deadlines_open ON deadlines (status, due);
 CREATE INDEX deadlines_referral ON deadlines (referral_id, kind);
