@@ -19,6 +19,9 @@ pub struct NatsTarget {
     nats_user: Option<String>,
     #[arg(long, env = "KOKEILU_NATS_PASSWORD", hide_env_values = true)]
     nats_password: Option<String>,
+    /// CA certificate (PEM) of the NATS servers.
+    #[arg(long, env = "KOKEILU_NATS_CA")]
+    nats_ca: Option<std::path::PathBuf>,
     #[arg(long, env = "KOKEILU_DATA_DIR", default_value = ".kokeilu")]
     data_dir: std::path::PathBuf,
 }
@@ -39,6 +42,7 @@ impl NatsTarget {
                     ),
                 )
             }),
+            ca: self.nats_ca.clone(),
         };
         let client =
             kokeilu_bus::nats::connect(&login, "kokeilu-dlq", std::time::Duration::ZERO).await?;

@@ -11,6 +11,8 @@ pub struct Login {
     pub urls: String,
     /// User and password; `None` for a server without authentication.
     pub user: Option<(String, Secret)>,
+    /// CA certificate (PEM) to verify the servers with; TLS is then required.
+    pub ca: Option<std::path::PathBuf>,
 }
 
 impl Login {
@@ -18,6 +20,7 @@ impl Login {
         Self {
             urls: urls.to_owned(),
             user: None,
+            ca: None,
         }
     }
 
@@ -47,6 +50,10 @@ impl Login {
                 password.expose().to_owned(),
             ),
             None => async_nats::ConnectOptions::new(),
+        };
+        let options = match &self.ca {
+            Some(ca) => options.add_root_certificates(ca.clone()).require_tls(true),
+            None => options,
         };
         options
             .name(name)
@@ -104,6 +111,7 @@ mod tests {
         let kainuu = Login {
             urls: "x".into(),
             user: Some(("area-kainuu".into(), Secret::new("pw"))),
+            ca: None,
         };
         assert_eq!(kainuu.inbox_prefix(), "_INBOX_area-kainuu");
     }

@@ -52,6 +52,7 @@ impl Node {
         let login = crate::nats::Login {
             urls: config.nats_url.clone(),
             user: config.nats_user.clone(),
+            ca: config.nats_ca.clone(),
         };
         let nats = crate::nats::connect(&login, name, Duration::from_secs(30)).await?;
         let js = crate::nats::jetstream(nats.clone());

@@ -69,6 +69,10 @@ pub struct ConnectionArgs {
     #[arg(long, env = "KOKEILU_NATS_PASSWORD", hide_env_values = true)]
     pub nats_password: Option<String>,
 
+    /// CA certificate (PEM) of the NATS servers: TLS is then required and verified against it.
+    #[arg(long, env = "KOKEILU_NATS_CA")]
+    pub nats_ca: Option<std::path::PathBuf>,
+
     /// JetStream replicas for the streams this service creates (1 on one machine, 3 in a cluster).
     #[arg(long, env = "KOKEILU_STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,
@@ -123,6 +127,8 @@ pub struct ServiceConfig {
     pub nats_url: String,
     /// NATS user and password; `None` connects without authentication.
     pub nats_user: Option<(String, Secret)>,
+    /// CA of the NATS servers; `None`: the system roots (and TLS only for `tls://` URLs).
+    pub nats_ca: Option<std::path::PathBuf>,
     pub stream_replicas: usize,
     pub grpc_listen: SocketAddr,
     /// Parallel message handlers per consumer.
@@ -145,6 +151,7 @@ impl ServiceConfig {
             database_max_connections: 8,
             nats_url: nats_url.to_owned(),
             nats_user: None,
+            nats_ca: None,
             stream_replicas: 1,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             consumer_workers: 4,
@@ -165,6 +172,7 @@ impl ConnectionArgs {
                     Secret::new(self.nats_password.clone().unwrap_or_default()),
                 )
             }),
+            nats_ca: self.nats_ca.clone(),
             stream_replicas: self.stream_replicas,
             grpc_listen: self.grpc_listen,
             consumer_workers,

@@ -205,6 +205,7 @@ async fn login(server: &Server, user: &str) -> Agency {
             kokeilu_bus::nats::Login {
                 urls: server.url(),
                 user: Some((user.to_owned(), Default::default())),
+                ca: None,
             }
             .inbox_prefix(),
         )

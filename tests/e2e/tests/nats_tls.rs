@@ -1,0 +1,125 @@
+//! The services reach NATS over TLS verified against `KOKEILU_NATS_CA`, and refuse a server
+//! their CA did not sign.
+
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kokeilu_bus::nats::{Login, connect};
+use kokeilu_test_support::workspace_root;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`; returns the
+/// CA's path.
+fn certificates(dir: &Path, name: &str) -> std::path::PathBuf {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &issuer)
+        .unwrap();
+    let ca_path = dir.join(format!("{name}-ca.pem"));
+    std::fs::write(&ca_path, ca_cert.pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}-server.pem")), server.pem()).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}-server.key")),
+        server_key.serialize_pem(),
+    )
+    .unwrap();
+    ca_path
+}
+
+struct TlsServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_tls_server(dir: &Path, name: &str) -> TlsServer {
+    let binary = kokeilu_platform::nats_server::locate(&workspace_root().join(".tools")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("tls.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:{port}\ntls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}\n",
+            dir.join(format!("{name}-server.pem")),
+            dir.join(format!("{name}-server.key")),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(binary)
+        .arg("-c")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("nats-server with TLS exited: {status}");
+        }
+        assert!(Instant::now() < deadline, "nats-server did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    TlsServer { child, port }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_tls_is_verified_against_the_configured_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = certificates(dir.path(), "kokeilu");
+    let other_ca = certificates(dir.path(), "stranger");
+    let server = start_tls_server(dir.path(), "kokeilu");
+    let url = format!("tls://127.0.0.1:{}", server.port);
+
+    let trusted = Login {
+        urls: url.clone(),
+        user: None,
+        ca: Some(ca),
+    };
+    let client = connect(&trusted, "tls-test", Duration::ZERO).await.unwrap();
+    let mut sub = client.subscribe("kokeilu.tls.check").await.unwrap();
+    client
+        .publish("kokeilu.tls.check", "over TLS".into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(5), futures::StreamExt::next(&mut sub))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(msg.payload, "over TLS");
+
+    // A CA that did not sign the server's certificate: no connection.
+    let stranger = Login {
+        urls: url,
+        user: None,
+        ca: Some(other_ca),
+    };
+    assert!(
+        connect(&stranger, "tls-test", Duration::ZERO)
+            .await
+            .is_err(),
+        "connected to a server its CA did not sign"
+    );
+}
