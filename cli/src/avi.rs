@@ -99,7 +99,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             referrals,
             purpose,
         } => {
-            let a = client::supervisor(&target.url()?)
+            let a = target
+                .connect()
                 .await?
                 .request_information(avi::RequestInformationRequest {
                     area_id: area,
@@ -116,7 +117,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             action_id,
             reveal,
         } => {
-            let answer = client::supervisor(&target.url()?)
+            let answer = target
+                .connect()
                 .await?
                 .get_information_answer(avi::GetInformationAnswerRequest { action_id })
                 .await
@@ -144,7 +146,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             text,
             deadline,
         } => {
-            let a = client::supervisor(&target.url()?)
+            let a = target
+                .connect()
                 .await?
                 .issue_order(avi::IssueOrderRequest {
                     area_id: area,
@@ -157,7 +160,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             print_action(&a);
         }
         AviCommand::Remark { target, area, text } => {
-            let a = client::supervisor(&target.url()?)
+            let a = target
+                .connect()
                 .await?
                 .issue_remark(avi::IssueRemarkRequest {
                     area_id: area,
@@ -175,7 +179,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             from,
             partial,
         } => {
-            let a = client::supervisor(&target.url()?)
+            let a = target
+                .connect()
                 .await?
                 .suspend_trial(avi::SuspendTrialRequest {
                     area_id: area,
@@ -189,7 +194,8 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             print_action(&a);
         }
         AviCommand::Actions { target, area } => {
-            let list = client::supervisor(&target.url()?)
+            let list = target
+                .connect()
                 .await?
                 .list_actions(avi::ListActionsRequest { area_id: area })
                 .await

@@ -159,28 +159,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Waits until AVI's supervisor counts `referred` acknowledged referrals; the time it took.
 async fn supervisor_catch_up(info: &crate::stack::StackInfo, referred: usize) -> Option<Duration> {
-    let start = std::time::Instant::now();
     let mut client = crate::client::supervisor(&info.supervisor).await.ok()?;
-    while start.elapsed() < Duration::from_secs(600) {
-        let mut acknowledged = 0usize;
-        for area in info.areas.keys() {
-            let summary = client
-                .get_area_summary(kokeilu_proto::supervisor::GetAreaSummaryRequest {
-                    area_id: area.clone(),
-                })
-                .await
-                .ok()?
-                .into_inner();
-            acknowledged += summary
-                .months
-                .iter()
-                .map(|m| m.acknowledged as usize)
-                .sum::<usize>();
-        }
-        if acknowledged >= referred {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
+    crate::compliance::wait_for_totals(
+        &mut client,
+        info.areas.keys(),
+        |m| m.acknowledged,
+        referred,
+        Duration::from_secs(600),
+        Duration::from_millis(100),
+    )
+    .await
+    .ok()
+    .flatten()
 }

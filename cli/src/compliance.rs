@@ -28,7 +28,12 @@ pub struct AviTarget {
 }
 
 impl AviTarget {
-    pub fn url(&self) -> anyhow::Result<String> {
+    /// A client of the supervisor.
+    pub async fn connect(&self) -> anyhow::Result<client::Supervisor> {
+        client::supervisor(&self.url()?).await
+    }
+
+    fn url(&self) -> anyhow::Result<String> {
         match &self.supervisor {
             Some(url) => Ok(url.clone()),
             None => Ok(StackInfo::load(&self.data_dir)?.supervisor),
@@ -98,7 +103,7 @@ pub enum ComplianceCommand {
 pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
     match cmd {
         ComplianceCommand::Watch { filter, after } => {
-            let mut c = client::supervisor(&filter.target.url()?).await?;
+            let mut c = filter.target.connect().await?;
             let mut stream = c
                 .subscribe_compliance_events(avi::SubscribeComplianceEventsRequest {
                     area_id: filter.area.clone(),
@@ -115,7 +120,7 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ComplianceCommand::List { filter } => {
-            let mut c = client::supervisor(&filter.target.url()?).await?;
+            let mut c = filter.target.connect().await?;
             let events = all_events(
                 &mut c,
                 &filter.area,
@@ -130,7 +135,7 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ComplianceCommand::Summary { target, area } => {
-            let mut c = client::supervisor(&target.url()?).await?;
+            let mut c = target.connect().await?;
             let s = c
                 .get_area_summary(avi::GetAreaSummaryRequest { area_id: area })
                 .await
@@ -252,6 +257,41 @@ fn line(e: &ComplianceEvent) -> String {
     )
 }
 
+/// Waits until the monthly figures AVI holds for `areas`, summed by `count`, reach `target`,
+/// polling every `poll`; how long that took, or `None` after `patience`.
+pub async fn wait_for_totals<'a>(
+    c: &mut client::Supervisor,
+    areas: impl Iterator<Item = &'a String> + Clone,
+    count: fn(&avi::MonthSummary) -> u32,
+    target: usize,
+    patience: Duration,
+    poll: Duration,
+) -> anyhow::Result<Option<Duration>> {
+    let start = Instant::now();
+    while start.elapsed() < patience {
+        let mut total = 0usize;
+        for area in areas.clone() {
+            let summary = c
+                .get_area_summary(avi::GetAreaSummaryRequest {
+                    area_id: area.clone(),
+                })
+                .await
+                .map_err(grpc_err)?
+                .into_inner();
+            total += summary
+                .months
+                .iter()
+                .map(|m| count(m) as usize)
+                .sum::<usize>();
+        }
+        if total >= target {
+            return Ok(Some(start.elapsed()));
+        }
+        tokio::time::sleep(poll).await;
+    }
+    Ok(None)
+}
+
 /// The end of the demo: the areas hold initial interviews for half of their new clients today,
 /// then AVI's compliance events are shown (interviews already late when the client arrived, and
 /// the ones held late).
@@ -295,26 +335,16 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
     // Wait until AVI has taken in every interview and its sweep has had time to run over them.
     let mut c = client::supervisor(&info.supervisor).await?;
     let patience = Instant::now() + Duration::from_secs(60);
-    let applied = loop {
-        let mut interviews = 0u32;
-        for area in info.areas.keys() {
-            let s = c
-                .get_area_summary(avi::GetAreaSummaryRequest {
-                    area_id: area.clone(),
-                })
-                .await
-                .map_err(grpc_err)?
-                .into_inner();
-            interviews += s.months.iter().map(|m| m.initial_interviews).sum::<u32>();
-        }
-        if usize::try_from(interviews)? >= held {
-            break true;
-        }
-        if Instant::now() > patience {
-            break false;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let applied = wait_for_totals(
+        &mut c,
+        info.areas.keys(),
+        |m| m.initial_interviews,
+        held,
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+    )
+    .await?
+    .is_some();
     if !applied {
         println!("AVI has not taken in every interview yet; see `kokeilu compliance watch`");
     }

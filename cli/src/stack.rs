@@ -139,6 +139,7 @@ impl Stack {
                 store_dir: Some(data_dir.join("nats")),
                 sync_always: true,
                 log_file: Some(data_dir.join("logs/nats-server.log")),
+                ..Default::default()
             },
         )?;
         let exe = std::env::current_exe()?;

@@ -160,6 +160,11 @@ pub struct NatsOptions {
     pub sync_always: bool,
     /// Where the server writes its log; `None` discards it.
     pub log_file: Option<PathBuf>,
+    /// Configuration appended verbatim (a `tls` block, an `include` relative to the store
+    /// folder, where the configuration file is written).
+    pub extra_config: String,
+    /// Environment of the server process (variables the configuration refers to).
+    pub env: Vec<(String, String)>,
 }
 
 /// A running `nats-server` child process; killed when dropped.
@@ -221,12 +226,16 @@ impl NatsProcess {
         std::fs::write(
             &config,
             format!(
-                "listen: 127.0.0.1:{port}\nmax_payload: 8MB\njetstream {{\n  store_dir: {:?}{sync}\n}}\n",
-                store.join("jetstream")
+                "listen: 127.0.0.1:{port}\nmax_payload: 8MB\njetstream {{\n  store_dir: {:?}{sync}\n}}\n{}\n",
+                store.join("jetstream"),
+                options.extra_config,
             ),
         )?;
         let mut cmd = Command::new(binary);
-        cmd.arg("-c").arg(&config).stdin(Stdio::null());
+        cmd.arg("-c")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .envs(options.env.iter().map(|(k, v)| (k, v)));
         match &options.log_file {
             Some(log) => {
                 let f = std::fs::OpenOptions::new()

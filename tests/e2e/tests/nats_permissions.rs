@@ -16,15 +16,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::stream::LastRawMessageErrorKind;
 use async_nats::jetstream::{self, consumer::pull};
 use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
 use futures::StreamExt;
 use kokeilu_bus::ConsumerConfig;
+use kokeilu_platform::nats_server::{NatsOptions, NatsProcess};
 use kokeilu_proto::subjects;
 use kokeilu_test_support::{TestBackend, wait_for, workspace_root};
 
@@ -89,33 +90,29 @@ fn nats_binary() -> PathBuf {
         .unwrap_or_else(|e| panic!("no usable nats-server: {e:#}"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The nats-server environment holding every user's password, as accounts.conf expects.
+fn login_env() -> Vec<(String, String)> {
+    logins()
+        .into_iter()
+        .map(|l| (l.var.to_owned(), l.server_value))
+        .collect()
 }
 
 fn with_logins(cmd: &mut Command) -> &mut Command {
-    for login in logins() {
-        cmd.env(login.var, login.server_value);
-    }
-    cmd
+    cmd.envs(login_env())
 }
 
-/// nats-server running `deploy/nats/accounts.conf`, included from a small config in a temporary
-/// folder (includes are relative to the including file, so the accounts file is copied beside it
-/// unchanged). Killed on drop.
+/// nats-server running `deploy/nats/accounts.conf`, included from the server's configuration in
+/// a temporary folder (includes are relative to the including file, so the accounts file is
+/// copied beside it unchanged). Stopped on drop.
 struct Server {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
+    nats: NatsProcess,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Self {
-        let binary = nats_binary();
         let dir = tempfile::Builder::new()
             .prefix("kokeilu-nats-perms-")
             .tempdir()
@@ -125,62 +122,28 @@ impl Server {
             dir.path().join("accounts.conf"),
         )
         .unwrap();
-        let log_path = dir.path().join("nats-server.log");
-        for _ in 0..5 {
-            let port = free_port();
-            let config = dir.path().join("server.conf");
-            std::fs::write(
-                &config,
-                format!(
-                    "listen: 127.0.0.1:{port}\nmax_payload: 8MB\n\
-                     jetstream {{\n  store_dir: {:?}\n  sync_interval: always\n}}\n\
-                     include \"accounts.conf\"\n",
-                    dir.path().join("jetstream")
-                ),
-            )
-            .unwrap();
-            let log = std::fs::File::create(&log_path).unwrap();
-            let mut child = with_logins(Command::new(&binary).arg("-c").arg(&config))
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                if let Some(status) = child.try_wait().unwrap() {
-                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                    if log.contains("address already in use") {
-                        break; // another process took the port: try another
-                    }
-                    panic!("nats-server with accounts.conf exited ({status}):\n{log}");
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Self { child, port, dir };
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    panic!("nats-server did not listen on {port} within 15 s");
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        let log = dir.path().join("nats-server.log");
+        let nats = kokeilu_test_support::nats_with(&NatsOptions {
+            store_dir: Some(dir.path().to_path_buf()),
+            sync_always: true,
+            log_file: Some(log.clone()),
+            extra_config: "include \"accounts.conf\"".to_owned(),
+            env: login_env(),
+            ..Default::default()
+        });
+        Self {
+            nats,
+            log,
+            _dir: dir,
         }
-        panic!("nats-server found no free port");
     }
 
     fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.nats.url()
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("nats-server.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

@@ -5,11 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kokeilu_bus::nats::{Login, connect};
-use kokeilu_test_support::workspace_root;
+use kokeilu_platform::nats_server::{NatsOptions, NatsProcess};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 /// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`; returns the
@@ -36,52 +35,16 @@ fn certificates(dir: &Path, name: &str) -> std::path::PathBuf {
     ca_path
 }
 
-struct TlsServer {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_tls_server(dir: &Path, name: &str) -> TlsServer {
-    let binary = kokeilu_platform::nats_server::locate(&workspace_root().join(".tools")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = dir.join("tls.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:{port}\ntls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}\n",
+/// nats-server requiring TLS with the `name` server certificate from `dir`.
+fn start_tls_server(dir: &Path, name: &str) -> NatsProcess {
+    kokeilu_test_support::nats_with(&NatsOptions {
+        extra_config: format!(
+            "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}",
             dir.join(format!("{name}-server.pem")),
             dir.join(format!("{name}-server.key")),
         ),
-    )
-    .unwrap();
-    let mut child = Command::new(binary)
-        .arg("-c")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("nats-server with TLS exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "nats-server did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    TlsServer { child, port }
+        ..Default::default()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -90,7 +53,7 @@ async fn nats_tls_is_verified_against_the_configured_ca() {
     let ca = certificates(dir.path(), "kokeilu");
     let other_ca = certificates(dir.path(), "stranger");
     let server = start_tls_server(dir.path(), "kokeilu");
-    let url = format!("tls://127.0.0.1:{}", server.port);
+    let url = format!("tls://127.0.0.1:{}", server.port());
 
     let trusted = Login {
         urls: url.clone(),

@@ -4,6 +4,7 @@
 // Test scenarios: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -12,22 +13,6 @@ use kokeilu_proto::teoffice as te;
 use kokeilu_proto::trialarea as ta;
 use kokeilu_test_support::{TestBackend, wait_for};
 use support::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     acknowledged_end_to_end,

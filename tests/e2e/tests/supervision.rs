@@ -6,6 +6,7 @@
 // Test scenarios: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -20,22 +21,6 @@ use kokeilu_proto::{date_from_naive, subjects};
 use kokeilu_test_support::{TestBackend, wait_for};
 use sqlx::Row;
 use support::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     an_unacknowledged_referral_is_overdue_once_on_the_right_working_day,
@@ -90,6 +75,47 @@ async fn supervisor_count(sys: &InProcess, sql: &'static str) -> i64 {
         .unwrap()
 }
 
+/// Waits until AVI's supervisor has the case of `id` (matching `and`, an SQL condition on
+/// `cases` starting with " AND", or "").
+async fn wait_case(sys: &InProcess, id: &str, and: &str) {
+    let sql = format!("SELECT COUNT(*) FROM cases WHERE referral_id = $1{and}");
+    wait_for(
+        &format!("AVI to know referral {id}{and}"),
+        Duration::from_secs(30),
+        || {
+            let sql = sql.clone();
+            async move {
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id)
+                    .fetch_one(sys.supervisor.db.pool())
+                    .await
+                    .ok()?;
+                (row.try_get::<i64, _>(0).ok()? == 1).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// A service event at kainuu.
+fn event(id: &str, kind: ta::ServiceEventKind, on: NaiveDate) -> ta::RecordServiceEventRequest {
+    ta::RecordServiceEventRequest {
+        area_id: "kainuu".into(),
+        referral_id: id.to_owned(),
+        kind: kind as i32,
+        date: Some(date_from_naive(on)),
+    }
+}
+
+/// Records a service event at kainuu.
+async fn record(sys: &InProcess, id: &str, kind: ta::ServiceEventKind, on: NaiveDate) {
+    sys.area("kainuu")
+        .await
+        .record_service_event(event(id, kind, on))
+        .await
+        .unwrap();
+}
+
 /// Submits a referral for person `n` (Kajaani, job search from `start`) and waits until AVI has
 /// its case.
 async fn referred(sys: &InProcess, n: u32, start: NaiveDate) -> String {
@@ -103,24 +129,7 @@ async fn referred(sys: &InProcess, n: u32, start: NaiveDate) -> String {
         .unwrap()
         .into_inner()
         .referral_id;
-    wait_for("AVI to open the case", Duration::from_secs(30), || async {
-        let sql = "SELECT COUNT(*) FROM deadlines";
-        (supervisor_count(sys, sql).await >= 2 * i64::from(n.min(1))).then_some(())
-    })
-    .await;
-    let case = id.clone();
-    wait_for("AVI to know the referral", Duration::from_secs(30), || {
-        let case = case.clone();
-        async move {
-            let row = sqlx::query("SELECT COUNT(*) FROM cases WHERE referral_id = $1")
-                .bind(case)
-                .fetch_one(sys.supervisor.db.pool())
-                .await
-                .ok()?;
-            (row.try_get::<i64, _>(0).ok()? == 1).then_some(())
-        }
-    })
-    .await;
+    wait_case(sys, &id, "").await;
     id
 }
 
@@ -135,19 +144,7 @@ async fn acknowledged(sys: &InProcess, id: &str) {
         })
         .await
         .unwrap();
-    let id = id.to_owned();
-    wait_for("AVI to see the acknowledgement", Duration::from_secs(30), || {
-        let id = id.clone();
-        async move {
-            let row = sqlx::query("SELECT COUNT(*) FROM cases WHERE referral_id = $1 AND acknowledged_on IS NOT NULL")
-                .bind(id)
-                .fetch_one(sys.supervisor.db.pool())
-                .await
-                .ok()?;
-            (row.try_get::<i64, _>(0).ok()? == 1).then_some(())
-        }
-    })
-    .await;
+    wait_case(sys, id, " AND acknowledged_on IS NOT NULL").await;
 }
 
 async fn an_unacknowledged_referral_is_overdue_once_on_the_right_working_day(backend: TestBackend) {
@@ -201,16 +198,13 @@ async fn an_initial_interview_on_day_6_is_overdue_then_met_late(backend: TestBac
     // Day 6: Tuesday 10.9.
     set_day(&sys, day(2024, 9, 10));
     assert_eq!(sys.sweeper.run_now().await.unwrap(), 1);
-    sys.area("kainuu")
-        .await
-        .record_service_event(ta::RecordServiceEventRequest {
-            area_id: "kainuu".into(),
-            referral_id: id.clone(),
-            kind: ta::ServiceEventKind::InitialInterview as i32,
-            date: Some(date_from_naive(day(2024, 9, 10))),
-        })
-        .await
-        .unwrap();
+    record(
+        &sys,
+        &id,
+        ta::ServiceEventKind::InitialInterview,
+        day(2024, 9, 10),
+    )
+    .await;
     let interview = DeadlineKind::InitialInterview as i32;
     let events = wait_for("the met-late event", Duration::from_secs(30), || async {
         let e = all_events(&sys).await;
@@ -354,14 +348,13 @@ async fn no_identity_code_reaches_avi_in_routine_traffic(backend: TestBackend) {
     acknowledged(&sys, &ids[0]).await;
     acknowledged(&sys, &ids[1]).await;
     let mut area = sys.area("kainuu").await;
-    area.record_service_event(ta::RecordServiceEventRequest {
-        area_id: "kainuu".into(),
-        referral_id: ids[0].clone(),
-        kind: ta::ServiceEventKind::InitialInterview as i32,
-        date: Some(date_from_naive(day(2024, 9, 2))),
-    })
-    .await
-    .unwrap();
+    record(
+        &sys,
+        &ids[0],
+        ta::ServiceEventKind::InitialInterview,
+        day(2024, 9, 2),
+    )
+    .await;
     area.issue_statement(ta::IssueStatementRequest {
         area_id: "kainuu".into(),
         referral_id: ids[1].clone(),
@@ -703,12 +696,11 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
     assert_eq!(twice.code(), tonic::Code::FailedPrecondition);
     // Nothing more is recorded for a transferred client.
     let after = area
-        .record_service_event(ta::RecordServiceEventRequest {
-            area_id: "kainuu".into(),
-            referral_id: later.clone(),
-            kind: ta::ServiceEventKind::InitialInterview as i32,
-            date: Some(date_from_naive(day(2024, 9, 4))),
-        })
+        .record_service_event(event(
+            &later,
+            ta::ServiceEventKind::InitialInterview,
+            day(2024, 9, 4),
+        ))
         .await
         .unwrap_err();
     assert_eq!(after.code(), tonic::Code::FailedPrecondition);
@@ -742,16 +734,7 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
 
 async fn discussion(sys: &InProcess, id: &str, on: NaiveDate) {
     set_day(sys, on);
-    sys.area("kainuu")
-        .await
-        .record_service_event(ta::RecordServiceEventRequest {
-            area_id: "kainuu".into(),
-            referral_id: id.to_owned(),
-            kind: ta::ServiceEventKind::JobSearchDiscussion as i32,
-            date: Some(date_from_naive(on)),
-        })
-        .await
-        .unwrap();
+    record(sys, id, ta::ServiceEventKind::JobSearchDiscussion, on).await;
 }
 
 async fn wait_facts(sys: &InProcess, n: i64) {
@@ -773,16 +756,13 @@ async fn half_yearly_discussions_count_only_in_their_month(backend: TestBackend)
     let id = referred(&sys, 50, day(2024, 3, 4)).await;
     acknowledged(&sys, &id).await;
     set_day(&sys, day(2024, 3, 5));
-    sys.area("kainuu")
-        .await
-        .record_service_event(ta::RecordServiceEventRequest {
-            area_id: "kainuu".into(),
-            referral_id: id.clone(),
-            kind: ta::ServiceEventKind::InitialInterview as i32,
-            date: Some(date_from_naive(day(2024, 3, 5))),
-        })
-        .await
-        .unwrap();
+    record(
+        &sys,
+        &id,
+        ta::ServiceEventKind::InitialInterview,
+        day(2024, 3, 5),
+    )
+    .await;
     // Before the mark: counts for the regular discussions, not the half-yearly ones.
     discussion(&sys, &id, day(2024, 8, 1)).await;
     discussion(&sys, &id, day(2024, 9, 10)).await;

@@ -1,7 +1,7 @@
 //! The whole system in one test process: a real nats-server, te-office and trial areas as
 //! in-process applications on port 0, each with its own database on the chosen backend.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,6 +23,24 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// One test per backend for each scenario `fn name(backend: TestBackend)`: modules `name::sqlite`
+/// and `name::postgres` (which returns early, with a message, where no server is reachable).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(TestBackend::Postgres).await;
+            }
+        }
+    )*};
+}
 
 pub type TeClient = TeOfficeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 pub type AreaClient = TrialAreaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
