@@ -7,6 +7,7 @@
 //!
 //! - [`db`]: the service's SQL database (SQLite or PostgreSQL) behind one handle.
 //! - [`envelope`]: sealing payloads into envelopes and opening them.
+//! - [`feed`]: resumable, ordered feeds behind every watch and list RPC (cursors, page tokens).
 //! - [`outbox`]: rows written in the caller's transaction, and the relay that publishes them
 //!   (pipelined, every JetStream ack awaited before a row is marked sent).
 //! - [`inbox`]: message ids recorded in the consumer's transaction; a redelivery is skipped.
@@ -17,6 +18,7 @@
 pub mod consumer;
 pub mod db;
 pub mod envelope;
+pub mod feed;
 pub mod inbox;
 pub mod nats;
 pub mod node;
@@ -25,5 +27,6 @@ pub mod streams;
 
 pub use consumer::{Consumer, ConsumerConfig, Handler, HandlerError, Incoming};
 pub use db::{Backend, Db, Migrations, Tx};
+pub use feed::{Cursor, Feed, FeedStream, PageToken};
 pub use node::{Node, Task};
 pub use outbox::{Outbox, OutgoingMessage, Relay, RelayConfig};
