@@ -89,8 +89,16 @@ fn main() -> std::process::ExitCode {
     output::set_json(cli.json);
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(shell, &mut command, "kokeilu", &mut std::io::stdout());
-        return std::process::ExitCode::SUCCESS;
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command, "kokeilu", &mut script);
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kokeilu: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
