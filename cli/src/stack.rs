@@ -823,3 +823,37 @@ fn print_addresses(info: &StackInfo, args: &UpArgs) {
     println!("  statistics  {}/stats/monthly.json", info.stats);
     println!("  data        {}  (logs in logs/)", args.data_dir.display());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_and_resets_after_a_stable_run() {
+        let mut r = Restarts::new();
+        let t0 = r.started_at;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            waits.push(r.died(t0, "signal: 9 (SIGKILL)".into()));
+            assert!(!r.due(t0));
+            assert!(r.due(t0 + MAX_BACKOFF));
+            r.started(t0);
+        }
+        let ms: Vec<u128> = waits.iter().map(Duration::as_millis).collect();
+        assert_eq!(
+            ms,
+            [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        assert_eq!(r.count, 9);
+        assert_eq!(r.info(None).state, ProcessState::Restarting);
+        assert_eq!(
+            r.info(Some(7)).last_exit.as_deref(),
+            Some("signal: 9 (SIGKILL)")
+        );
+        // After running a while, the next death waits the shortest time again.
+        assert_eq!(
+            r.died(t0 + STABLE_AFTER, "exit status: 1".into()),
+            FIRST_BACKOFF
+        );
+    }
+}

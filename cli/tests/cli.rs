@@ -351,7 +351,8 @@ fn alive(pid: i32) -> bool {
 }
 
 /// `kokeilu up` supervises its children: a service killed with -9 is reported, reaped and
-/// restarted, `stack.json` follows, the referral flow then completes, and Ctrl-C stops everything.
+/// restarted (and so is NATS), `stack.json` follows, the referral flow then completes, and Ctrl-C
+/// stops everything.
 /// On the way: `--json` output and the exit code of a refused request.
 #[test]
 fn up_restarts_a_killed_service_and_the_flow_completes() {
@@ -486,6 +487,29 @@ fn up_restarts_a_killed_service_and_the_flow_completes() {
             (code == 0).then_some(())
         },
     );
+
+    // NATS killed with -9 is reported and restarted the same way.
+    let nats = pid_of(&stack_json(&data).unwrap(), "nats").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nats),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    poll("up to report NATS", Duration::from_secs(30), || {
+        text(&stderr)
+            .contains(&format!("nats (pid {nats}) died"))
+            .then_some(())
+    });
+    poll(
+        "stack.json to show the new NATS",
+        Duration::from_secs(60),
+        || {
+            let stack = stack_json(&data)?;
+            let pid = pid_of(&stack, "nats")?;
+            (pid != nats && stack["processes"]["nats"]["restarts"] == 1).then_some(())
+        },
+    );
+    assert!(!alive(nats), "the killed NATS was reaped");
 
     // A refused request: exit code 3, the field violation on stderr.
     let refer = |hetu: &str| {
