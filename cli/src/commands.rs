@@ -487,13 +487,13 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<()> {
             }));
             continue;
         }
-        println!(
+        output::text(&format!(
             "{:>8}  {}  {:<12} {}",
             change.cursor,
             change.referral_id,
             change.area_id,
             status_name(change.status)
-        );
+        ));
     }
     Ok(())
 }

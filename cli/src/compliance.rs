@@ -123,7 +123,7 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                 if output::json() {
                     output::line(&event_json(&event));
                 } else {
-                    println!("{}", line(&event));
+                    output::text(&line(&event));
                 }
             }
             Ok(())

@@ -19,18 +19,26 @@ pub fn json() -> bool {
 
 /// Prints one JSON document (pretty) on stdout.
 pub fn document(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
-    );
+    text(&serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into()));
 }
 
 /// Prints one JSON line on stdout (for streams).
 pub fn line(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string(value).unwrap_or_else(|_| "null".into())
-    );
+    text(&serde_json::to_string(value).unwrap_or_else(|_| "null".into()));
+}
+
+/// Prints a line on stdout and flushes it. When the reader has gone (`kokeilu … | head`), the
+/// command ends quietly with success, as a filter in a pipeline does.
+pub fn text(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("kokeilu: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// A line for a person: stdout normally, stderr in JSON mode.
