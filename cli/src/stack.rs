@@ -198,7 +198,8 @@ impl Restarts {
 
     /// Records a death (or a failed start); the wait before the next start.
     fn died(&mut self, now: Instant, how: String) -> Duration {
-        if now.duration_since(self.started_at) >= STABLE_AFTER {
+        let was_running = self.restart_at.is_none();
+        if was_running && now.duration_since(self.started_at) >= STABLE_AFTER {
             self.backoff = FIRST_BACKOFF;
         }
         let wait = self.backoff;
@@ -855,5 +856,9 @@ mod tests {
             r.died(t0 + STABLE_AFTER, "exit status: 1".into()),
             FIRST_BACKOFF
         );
+        // Failed starts keep backing off, however long ago the last good start was.
+        let later = t0 + STABLE_AFTER * 4;
+        assert_eq!(r.died(later, "start failed".into()), FIRST_BACKOFF * 2);
+        assert_eq!(r.died(later, "start failed".into()), FIRST_BACKOFF * 4);
     }
 }
