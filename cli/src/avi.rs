@@ -11,6 +11,8 @@ use kokeilu_proto::{date_from_naive, date_to_naive};
 use crate::client;
 use crate::commands::{Target, grpc_err};
 use crate::compliance::AviTarget;
+use crate::output;
+use serde_json::json;
 
 #[derive(Debug, Subcommand)]
 pub enum AviCommand {
@@ -124,6 +126,23 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
+            if output::json() {
+                output::document(&json!({
+                    "action_id": answer.action_id,
+                    "area_id": answer.area_id,
+                    "answered_at": output::time(answer.answered_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+                    "records": answer.records.iter().map(|r| json!({
+                        "referral_id": r.referral_id,
+                        "henkilotunnus": if reveal { r.henkilotunnus.clone() } else { masked(&r.henkilotunnus) },
+                        "home_municipality_code": r.home_municipality_code,
+                        "status": r.status,
+                        "received_at": output::time(r.received_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+                        "decided_at": output::time(r.decided_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+                        "service_events": r.service_events.len(),
+                    })).collect::<Vec<_>>(),
+                }));
+                return Ok(());
+            }
             for r in &answer.records {
                 let code = if reveal {
                     r.henkilotunnus.clone()
@@ -201,6 +220,12 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
+            if output::json() {
+                output::document(&json!({
+                    "actions": list.actions.iter().map(action_json).collect::<Vec<_>>(),
+                }));
+                return Ok(());
+            }
             for a in &list.actions {
                 print_action(a);
             }
@@ -216,7 +241,11 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
-            println!("sent the details of {} clients to AVI", r.records);
+            if output::json() {
+                output::document(&json!({ "records": r.records }));
+            } else {
+                println!("sent the details of {} clients to AVI", r.records);
+            }
         }
     }
     Ok(())
@@ -228,7 +257,30 @@ fn masked(code: &str) -> String {
     format!("{head}****")
 }
 
+/// One supervisory action for JSON output.
+fn action_json(a: &SupervisoryAction) -> serde_json::Value {
+    json!({
+        "action_id": a.action_id,
+        "kind": output::variant(
+            ActionKind::try_from(a.kind).ok().map(|k| k.as_str_name()),
+            "ACTION_KIND_",
+        ),
+        "area_id": a.area_id,
+        "text": a.text,
+        "referral_ids": a.referral_ids,
+        "deadline": output::date(a.deadline.as_ref()),
+        "effective_from": output::date(a.effective_from.as_ref()),
+        "partial": a.partial,
+        "issued_at": output::time(a.issued_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+    })
+}
+
+/// A created or listed action: a line, or with `--json` one JSON document.
 fn print_action(a: &SupervisoryAction) {
+    if output::json() {
+        output::document(&action_json(a));
+        return;
+    }
     let day = |d: &Option<kokeilu_proto::common::Date>| {
         d.as_ref()
             .and_then(date_to_naive)

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use crate::driver::{self, LoadConfig};
-use crate::stack::{Stack, StackOptions, Storage, drop_postgres_databases};
+use crate::stack::{Stack, StackOptions, Storage};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Backend {
@@ -62,7 +62,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("kokeilu-bench-")
         .tempdir()?;
-    let ports = free_ports(args.areas.len() + 4)?;
+    let n = args.areas.len();
+    let ports = free_ports(2 * n + 6)?;
     let prefix = format!("kokeilu_bench_{}_", std::process::id());
     let storage = match args.backend {
         Backend::Sqlite => Storage::Sqlite,
@@ -80,7 +81,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         te_office_port: ports[1],
         supervisor_port: ports[2],
         stats_port: ports[3],
-        area_ports: ports[4..].to_vec(),
+        area_ports: ports[6..6 + n].to_vec(),
+        te_office_admin_port: ports[4],
+        supervisor_admin_port: ports[5],
+        area_admin_ports: ports[6 + n..].to_vec(),
         sweep_interval_secs: 60,
         clock_start: Some(args.clock_start),
         log: "warn".into(),
@@ -100,7 +104,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         outside_share: 0.0,
         all_in_target_group: true,
         today: kokeilu_platform::clock::finnish_date(args.clock_start),
-        progress: true,
+        progress: !crate::output::json(),
         patience: Duration::from_secs(1800),
     })
     .await;
@@ -112,10 +116,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     tokio::task::spawn_blocking(move || stack.stop()).await?;
     if let Backend::Postgres = args.backend {
-        drop_postgres_databases(&args.postgres_url, &prefix).await?;
+        crate::pg_admin::drop_databases(&args.postgres_url, &prefix).await?;
     }
     let report = report?;
     let secs = report.elapsed.as_secs_f64().max(1e-9);
+    if crate::output::json() {
+        crate::output::document(&serde_json::json!({
+            "backend": format!("{:?}", args.backend).to_lowercase(),
+            "referrals": report.referred,
+            "acknowledged": report.per_area.values().map(|c| c.acknowledged).sum::<usize>(),
+            "unanswered": report.unanswered,
+            "refused": report.failed.len(),
+            "elapsed_seconds": secs,
+            "referrals_per_second": report.referred as f64 / secs,
+            "latency_ms": {
+                "p50": driver::quantile(&report.latencies, 0.5).as_millis(),
+                "p90": driver::quantile(&report.latencies, 0.9).as_millis(),
+                "p99": driver::quantile(&report.latencies, 0.99).as_millis(),
+                "max": report.latencies.last().map_or(0, |d| d.as_millis()),
+            },
+            "avi_catch_up_seconds": avi_lag.map(|l| l.as_secs_f64()),
+            "first_refusal": report.failed.first(),
+        }));
+        if report.unanswered > 0 || !report.failed.is_empty() {
+            anyhow::bail!("benchmark incomplete");
+        }
+        return Ok(());
+    }
     println!();
     println!("backend            {:?}", args.backend);
     println!(

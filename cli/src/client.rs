@@ -14,7 +14,9 @@ async fn channel(url: &str) -> anyhow::Result<Channel> {
         .connect_timeout(std::time::Duration::from_secs(5))
         .connect()
         .await
-        .map_err(|e| anyhow::anyhow!("cannot reach {url}: {e}"))
+        .map_err(|e| {
+            crate::error::ServiceError::unavailable(format!("cannot reach {url}: {e}")).into()
+        })
 }
 
 pub async fn te_office(url: &str) -> anyhow::Result<TeOffice> {
@@ -43,18 +45,6 @@ pub async fn healthy(url: &str) -> bool {
             .await,
         Ok(r) if r.get_ref().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     )
-}
-
-/// A readable message from a gRPC status, including field violations.
-pub fn describe(status: &tonic::Status) -> String {
-    use tonic_types::StatusExt;
-    let mut out = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad) = status.get_details_bad_request() {
-        for v in bad.field_violations {
-            out.push_str(&format!("\n  {}: {}", v.field, v.description));
-        }
-    }
-    out
 }
 
 pub type Supervisor = kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient<

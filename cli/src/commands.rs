@@ -14,7 +14,9 @@ use kokeilu_rules::registry::Registry;
 
 use crate::client;
 use crate::driver::{self, LoadConfig};
+use crate::output::{self, say};
 use crate::stack::StackInfo;
+use serde_json::json;
 
 /// How to find the services: flags, or the stack.json of `kokeilu up`.
 #[derive(Debug, Clone, Args)]
@@ -41,14 +43,7 @@ impl Target {
         let mut info = match StackInfo::load(&self.data_dir) {
             Ok(i) => i,
             Err(e) if self.te_office.is_none() => return Err(e),
-            Err(_) => StackInfo {
-                nats_url: String::new(),
-                te_office: String::new(),
-                areas: Default::default(),
-                supervisor: String::new(),
-                stats: String::new(),
-                clock_start: None,
-            },
+            Err(_) => StackInfo::default(),
         };
         if let Some(t) = &self.te_office {
             info.te_office = t.clone();
@@ -68,9 +63,7 @@ impl Target {
     }
 }
 
-pub fn grpc_err(s: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!(client::describe(&s))
-}
+pub use crate::error::grpc as grpc_err;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -92,7 +85,7 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
         .clock_start
         .map(kokeilu_platform::clock::finnish_date)
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    println!("demo: {count} jobseekers to the TE office, areas answer as municipal systems would");
+    say!("demo: {count} jobseekers to the TE office, areas answer as municipal systems would");
     let report = driver::run(LoadConfig {
         te_office: info.te_office.clone(),
         areas: info.areas.clone(),
@@ -102,19 +95,24 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
         outside_share: 0.05,
         all_in_target_group: false,
         today,
-        progress: true,
+        progress: !output::json(),
         patience: Duration::from_secs(120),
     })
     .await?;
-    println!();
-    println!(
+    say!();
+    say!(
         "{:<12} {:>9} {:>13} {:>9}",
-        "area", "referred", "acknowledged", "rejected"
+        "area",
+        "referred",
+        "acknowledged",
+        "rejected"
     );
     for (area, c) in &report.per_area {
-        println!(
+        say!(
             "{area:<12} {:>9} {:>13} {:>9}",
-            c.referred, c.acknowledged, c.rejected
+            c.referred,
+            c.acknowledged,
+            c.rejected
         );
     }
     let kept: usize = report.kept_by_te_office.values().sum();
@@ -123,18 +121,18 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
         .iter()
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
-    println!(
+    say!(
         "kept by the TE office under the trial rules: {kept} ({})",
         reasons.join(", ")
     );
     if !report.failed.is_empty() {
-        println!(
+        say!(
             "refused: {} (first: {})",
             report.failed.len(),
             report.failed[0]
         );
     }
-    println!(
+    say!(
         "answered {} of {} in {:.1} s; submit-to-answer p50 {} ms, p99 {} ms",
         report.referred - report.unanswered,
         report.referred,
@@ -142,10 +140,27 @@ pub async fn run_demo(info: &StackInfo, count: usize) -> anyhow::Result<()> {
         driver::quantile(&report.latencies, 0.5).as_millis(),
         driver::quantile(&report.latencies, 0.99).as_millis(),
     );
+    if output::json() {
+        output::document(&json!({
+            "referred": report.referred,
+            "answered": report.referred - report.unanswered,
+            "unanswered": report.unanswered,
+            "refused": report.failed.len(),
+            "kept_by_te_office": report.kept_by_te_office,
+            "per_area": report.per_area.iter().map(|(a, c)| (a.clone(), json!({
+                "referred": c.referred,
+                "acknowledged": c.acknowledged,
+                "rejected": c.rejected,
+            }))).collect::<serde_json::Map<_, _>>(),
+            "elapsed_seconds": report.elapsed.as_secs_f64(),
+            "latency_p50_ms": driver::quantile(&report.latencies, 0.5).as_millis(),
+            "latency_p99_ms": driver::quantile(&report.latencies, 0.99).as_millis(),
+        }));
+    }
     if report.unanswered > 0 {
         anyhow::bail!("{} referrals got no answer in time", report.unanswered);
     }
-    println!();
+    say!();
     crate::compliance::demo_ending(info, today).await
 }
 
@@ -206,6 +221,14 @@ pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
         .await
         .map_err(grpc_err)?
         .into_inner();
+    if output::json() {
+        output::document(&json!({
+            "referral_id": resp.referral_id,
+            "area_id": resp.area_id,
+            "replayed": resp.replayed,
+        }));
+        return Ok(());
+    }
     println!(
         "referral {} to area {}{}",
         resp.referral_id,
@@ -239,6 +262,13 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
         .await
         .map_err(grpc_err)?
         .into_inner();
+    if output::json() {
+        output::document(&json!({
+            "referral_id": r.referral_id,
+            "acknowledged_at": output::time(r.acknowledged_at.as_ref().and_then(timestamp_to)),
+        }));
+        return Ok(());
+    }
     println!(
         "acknowledged {} at {}",
         r.referral_id,
@@ -283,6 +313,13 @@ pub async fn reject(args: RejectArgs) -> anyhow::Result<()> {
     })
     .await
     .map_err(grpc_err)?;
+    if output::json() {
+        output::document(&json!({
+            "referral_id": args.referral_id,
+            "status": "rejected",
+        }));
+        return Ok(());
+    }
     println!("rejected {}", args.referral_id);
     Ok(())
 }
@@ -304,6 +341,17 @@ fn status_name(v: i32) -> &'static str {
     })
 }
 
+/// A status for JSON output: `ISSUED`, `DELIVERED`, `ACKNOWLEDGED`, `REJECTED` (the proto
+/// enum's names without their prefix).
+pub fn status_json(v: i32) -> String {
+    output::variant(
+        te::ReferralStatus::try_from(v)
+            .ok()
+            .map(|s| s.as_str_name()),
+        "REFERRAL_STATUS_",
+    )
+}
+
 pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
     let info = args.target.info()?;
     let mut c = client::te_office(&info.te_office).await?;
@@ -314,6 +362,21 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<()> {
         .await
         .map_err(grpc_err)?
         .into_inner();
+    if output::json() {
+        output::document(&json!({
+            "referral_id": r.referral_id,
+            "area_id": r.area_id,
+            "status": status_json(r.status),
+            "referral_date": output::date(r.referral_date.as_ref()),
+            "job_search_start_date": output::date(r.job_search_start_date.as_ref()),
+            "history": r.history.iter().map(|h| json!({
+                "at": output::time(h.at.as_ref().and_then(timestamp_to)),
+                "status": status_json(h.status),
+                "detail": h.detail,
+            })).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
     println!("referral   {}", r.referral_id);
     println!("area       {}", r.area_id);
     println!("status     {}", status_name(r.status));
@@ -367,6 +430,18 @@ pub async fn list(args: ListArgs) -> anyhow::Result<()> {
         .await
         .map_err(grpc_err)?
         .into_inner();
+    if output::json() {
+        output::document(&json!({
+            "referrals": r.referrals.iter().map(|x| json!({
+                "referral_id": x.referral_id,
+                "area_id": x.area_id,
+                "home_municipality_code": x.home_municipality_code,
+                "status": status_json(x.status),
+            })).collect::<Vec<_>>(),
+            "next_page_token": r.next_page_token,
+        }));
+        return Ok(());
+    }
     for x in r.referrals {
         println!(
             "{}  {:<12} {:<4} {}",
@@ -403,13 +478,22 @@ pub async fn watch(args: WatchArgs) -> anyhow::Result<()> {
         .into_inner();
     while let Some(change) = s.next().await {
         let change = change.map_err(grpc_err)?;
-        println!(
+        if output::json() {
+            output::line(&json!({
+                "cursor": change.cursor,
+                "referral_id": change.referral_id,
+                "area_id": change.area_id,
+                "status": status_json(change.status),
+            }));
+            continue;
+        }
+        output::text(&format!(
             "{:>8}  {}  {:<12} {}",
             change.cursor,
             change.referral_id,
             change.area_id,
             status_name(change.status)
-        );
+        ));
     }
     Ok(())
 }
@@ -422,6 +506,24 @@ pub fn areas() -> anyhow::Result<()> {
         .iter()
         .find(|t| t.id == "2021")
         .context("the registry has no 2021 trial")?;
+    if output::json() {
+        output::document(&serde_json::Value::Array(
+            trial
+                .areas
+                .iter()
+                .map(|area| {
+                    json!({
+                        "slug": area.slug,
+                        "municipalities": area.municipalities.iter().map(|c| json!({
+                            "code": c,
+                            "name": registry.municipality(c).map(|m| m.name.clone()),
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect(),
+        ));
+        return Ok(());
+    }
     for area in &trial.areas {
         let names: Vec<String> = area
             .municipalities

@@ -14,7 +14,9 @@ use kokeilu_proto::{date_from_naive, date_to_naive};
 
 use crate::client;
 use crate::commands::grpc_err;
+use crate::output::{self, say};
 use crate::stack::StackInfo;
+use serde_json::json;
 
 /// Where AVI's supervisor is: a flag, or the stack.json of `kokeilu up`.
 #[derive(Debug, Clone, Args)]
@@ -113,9 +115,16 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
-            println!("{}", header());
+            if !output::json() {
+                println!("{}", header());
+            }
             while let Some(event) = stream.next().await {
-                println!("{}", line(&event.map_err(grpc_err)?));
+                let event = event.map_err(grpc_err)?;
+                if output::json() {
+                    output::line(&event_json(&event));
+                } else {
+                    output::text(&line(&event));
+                }
             }
             Ok(())
         }
@@ -127,6 +136,12 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                 &filter.kind.iter().map(|k| k.wire()).collect::<Vec<_>>(),
             )
             .await?;
+            if output::json() {
+                output::document(&json!({
+                    "events": events.iter().map(event_json).collect::<Vec<_>>(),
+                }));
+                return Ok(());
+            }
             println!("{}", header());
             for e in &events {
                 println!("{}", line(e));
@@ -141,6 +156,28 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
+            if output::json() {
+                output::document(&json!({
+                    "area_id": s.area_id,
+                    "deadlines": s.deadlines.iter().map(|d| json!({
+                        "deadline": deadline_json(d.deadline),
+                        "open": d.open,
+                        "met": d.met,
+                        "missed": d.missed,
+                        "met_late": d.met_late,
+                    })).collect::<Vec<_>>(),
+                    "months": s.months.iter().map(|m| json!({
+                        "month": m.month,
+                        "referrals": m.referrals,
+                        "acknowledged": m.acknowledged,
+                        "rejected": m.rejected,
+                        "initial_interviews": m.initial_interviews,
+                        "median_days_to_initial_interview": m.median_days_to_initial_interview,
+                        "late_initial_interviews": m.late_initial_interviews,
+                    })).collect::<Vec<_>>(),
+                }));
+                return Ok(());
+            }
             println!(
                 "{:<24} {:>6} {:>6} {:>7} {:>9}",
                 "deadline", "open", "met", "missed", "met late"
@@ -229,6 +266,34 @@ fn deadline_name(kind: i32) -> &'static str {
         Ok(DeadlineKind::HalfYearlyDiscussions) => "half-yearly discussions",
         _ => "",
     }
+}
+
+fn deadline_json(kind: i32) -> String {
+    output::variant(
+        DeadlineKind::try_from(kind).ok().map(|k| k.as_str_name()),
+        "DEADLINE_KIND_",
+    )
+}
+
+/// One compliance event for JSON output.
+fn event_json(e: &ComplianceEvent) -> serde_json::Value {
+    json!({
+        "event_id": e.event_id,
+        "cursor": e.cursor,
+        "kind": output::variant(
+            ComplianceKind::try_from(e.kind).ok().map(|k| k.as_str_name()),
+            "COMPLIANCE_KIND_",
+        ),
+        "area_id": e.area_id,
+        "referral_id": e.referral_id,
+        "client_pseudonym": e.client_pseudonym,
+        "deadline": deadline_json(e.deadline),
+        "due_date": output::date(e.due_date.as_ref()),
+        "date": output::date(e.date.as_ref()),
+        "detail": e.detail,
+        "rule": e.rule,
+        "detected_at": output::time(e.detected_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+    })
 }
 
 fn header() -> String {
@@ -330,7 +395,7 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
             held += 1;
         }
     }
-    println!("the areas held {held} initial interviews today ({today})");
+    say!("the areas held {held} initial interviews today ({today})");
 
     // Wait until AVI has taken in every interview and its sweep has had time to run over them.
     let mut c = client::supervisor(&info.supervisor).await?;
@@ -346,7 +411,7 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
     .await?
     .is_some();
     if !applied {
-        println!("AVI has not taken in every interview yet; see `kokeilu compliance watch`");
+        say!("AVI has not taken in every interview yet; see `kokeilu compliance watch`");
     }
     let mut events = all_events(&mut c, "", &[]).await?;
     let mut stable_since = Instant::now();
@@ -359,8 +424,8 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
         events = now;
     }
 
-    println!();
-    println!("AVI's compliance events:");
+    say!();
+    say!("AVI's compliance events:");
     let mut per_area: BTreeMap<(String, &str, &str), usize> = BTreeMap::new();
     for e in &events {
         *per_area
@@ -371,28 +436,31 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
             ))
             .or_default() += 1;
     }
-    println!(
+    say!(
         "{:<12} {:<18} {:<20} {:>6}",
-        "area", "event", "deadline", "count"
+        "area",
+        "event",
+        "deadline",
+        "count"
     );
     for ((area, kind, deadline), n) in &per_area {
-        println!("{area:<12} {kind:<18} {deadline:<20} {n:>6}");
+        say!("{area:<12} {kind:<18} {deadline:<20} {n:>6}");
     }
     if let Some(last) = events.last() {
-        println!();
-        println!("{}", header());
+        say!();
+        say!("{}", header());
         for e in events.iter().rev().take(5).rev() {
-            println!("{}", line(e));
+            say!("{}", line(e));
         }
-        println!(
+        say!(
             "… {} events; follow them with `kokeilu compliance watch` (from cursor {})",
             events.len(),
             last.cursor
         );
     } else {
-        println!("none: every deadline so far was met");
+        say!("none: every deadline so far was met");
     }
-    println!(
+    say!(
         "open statistics: {}/stats/monthly.json (and .csv)",
         info.stats
     );

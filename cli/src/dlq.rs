@@ -68,8 +68,13 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
             let js = target.connect().await?;
             let mut stream = js.get_stream(subjects::DEAD_LETTER_STREAM).await?;
             let info = stream.info().await?;
+            let mut letters = Vec::new();
             if info.state.messages == 0 {
-                println!("no dead letters");
+                if crate::output::json() {
+                    crate::output::document(&serde_json::json!({ "dead_letters": letters }));
+                } else {
+                    println!("no dead letters");
+                }
                 return Ok(());
             }
             for seq in info.state.first_sequence..=info.state.last_sequence {
@@ -82,6 +87,16 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
                         .map(|v| v.as_str().to_owned())
                         .unwrap_or_default()
                 };
+                if crate::output::json() {
+                    letters.push(serde_json::json!({
+                        "sequence": seq,
+                        "subject": h(DLQ_SUBJECT),
+                        "consumer": h(DLQ_CONSUMER),
+                        "deliveries": h(DLQ_DELIVERIES).parse::<u64>().ok(),
+                        "reason": h(DLQ_REASON),
+                    }));
+                    continue;
+                }
                 println!(
                     "{seq:>6}  {}  consumer {}  deliveries {}  reason: {}",
                     h(DLQ_SUBJECT),
@@ -89,6 +104,9 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
                     h(DLQ_DELIVERIES),
                     h(DLQ_REASON)
                 );
+            }
+            if crate::output::json() {
+                crate::output::document(&serde_json::json!({ "dead_letters": letters }));
             }
             Ok(())
         }
@@ -115,7 +133,14 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
                     subjects::DEAD_LETTER_STREAM
                 ));
             js.send_publish(subject.clone(), publish).await?.await?;
-            println!("replayed dead letter {sequence} to {subject}");
+            if crate::output::json() {
+                crate::output::document(&serde_json::json!({
+                    "sequence": sequence,
+                    "subject": subject,
+                }));
+            } else {
+                println!("replayed dead letter {sequence} to {subject}");
+            }
             Ok(())
         }
     }

@@ -227,7 +227,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                     .unwrap_or_else(|| "other".into());
                 *report.kept_by_te_office.entry(reason).or_default() += 1;
             }
-            Err(s) => report.failed.push(client::describe(&s)),
+            Err(s) => report.failed.push(crate::error::describe(&s)),
         }
     }
     answered_bar.set_length(report.referred as u64);

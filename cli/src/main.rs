@@ -10,7 +10,10 @@ mod commands;
 mod compliance;
 mod dlq;
 mod driver;
+mod error;
 mod fake;
+mod output;
+mod pg_admin;
 mod rules;
 mod serve;
 mod stack;
@@ -21,9 +24,13 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "kokeilu",
     version,
-    about = "Kokeilu: referrals between TE offices, trial areas and AVI"
+    about = "Kokeilu: referrals between TE offices, trial areas and AVI",
+    after_help = error::EXIT_CODES_HELP
 )]
 struct Cli {
+    /// Machine-readable output: JSON on stdout (JSON lines for `watch`), notes on stderr.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -70,10 +77,29 @@ enum Command {
         #[arg(long, env = "KOKEILU_TOOLS_DIR", default_value = ".tools")]
         tools_dir: std::path::PathBuf,
     },
+    /// Print a shell completion script (e.g. `kokeilu completions bash > /etc/bash_completion.d/kokeilu`).
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    output::set_json(cli.json);
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command, "kokeilu", &mut script);
+        return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kokeilu: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,16 +129,21 @@ fn main() -> std::process::ExitCode {
             Command::Areas => commands::areas(),
             Command::InstallNats { tools_dir } => {
                 let path = kokeilu_platform::nats_server::locate(&tools_dir)?;
-                println!("{}", path.display());
+                if output::json() {
+                    output::document(&serde_json::json!({ "path": path }));
+                } else {
+                    println!("{}", path.display());
+                }
                 Ok(())
             }
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kokeilu: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(error::exit_code(&e))
         }
     }
 }

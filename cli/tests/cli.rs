@@ -175,7 +175,7 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let ports: Vec<String> = free_ports(5).iter().map(u16::to_string).collect();
+    let ports: Vec<String> = free_ports(9).iter().map(u16::to_string).collect();
     let mut child = Command::new(env!("CARGO_BIN_EXE_kokeilu"))
         .args(["up", "--demo", "40", "--areas", "kainuu,helsinki"])
         .args(["--data-dir", data.to_str().unwrap()])
@@ -187,6 +187,9 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
             &ports[3],
         ])
         .args(["--stats-port", &ports[4]])
+        .args(["--te-office-admin-port", &ports[5]])
+        .args(["--first-area-admin-port", &ports[6]])
+        .args(["--supervisor-admin-port", &ports[8]])
         .env(
             "KOKEILU_TOOLS_DIR",
             concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools"),
@@ -252,4 +255,361 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
     let rest: Vec<String> = rx.iter().collect();
     assert!(rest.iter().any(|l| l == "stopped"), "{rest:?}");
     assert!(!data.join("stack.json").exists());
+}
+
+/// Polls `check` every 100 ms until it gives a value; panics with `what` after `timeout`.
+fn poll<T>(what: &str, timeout: std::time::Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs `kokeilu` with `args`; (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = kokeilu(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn completions_print_a_script_for_each_shell() {
+    let (code, script, _) = run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(script.contains("_kokeilu()"), "{script}");
+    assert!(script.contains("complete ") && script.contains("refer"));
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let (code, script, err) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(script.contains("kokeilu"), "{shell}");
+    }
+    let (code, _, _) = run(&["completions", "tcsh"]);
+    assert_eq!(code, 2, "an unknown shell is a usage error");
+}
+
+#[test]
+fn exit_codes_tell_usage_errors_and_unavailable_services_apart() {
+    let (code, _, err) = run(&["frobnicate"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = run(&["refer", "--hetu", "131052-308T"]);
+    assert_eq!(code, 2, "missing required flags: {err}");
+    let (code, help, _) = run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(help.contains("Exit codes:") && help.contains("3  refused by a service"));
+
+    // Nothing listens on this port: the service is unavailable.
+    let port = free_ports(1)[0].to_string();
+    let url = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    for args in [
+        vec!["status", "--te-office", &url, "--data-dir", data, "x"],
+        vec!["--json", "list", "--te-office", &url, "--data-dir", data],
+        vec![
+            "compliance",
+            "list",
+            "--supervisor",
+            &url,
+            "--data-dir",
+            data,
+        ],
+    ] {
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 4, "{args:?}: {err}");
+        assert!(out.is_empty(), "nothing on stdout: {out}");
+        assert!(err.contains("cannot reach"), "{err}");
+    }
+    // No stack at all: a plain failure that says what to do.
+    let (code, _, err) = run(&["status", "--data-dir", data, "x"]);
+    assert_eq!(code, 1, "{err}");
+}
+
+/// Reads a stack's `stack.json`.
+fn stack_json(data: &std::path::Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(data.join("stack.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn pid_of(stack: &serde_json::Value, process: &str) -> Option<i32> {
+    stack["processes"][process]["pid"]
+        .as_i64()
+        .and_then(|p| i32::try_from(p).ok())
+}
+
+fn alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `kokeilu up` supervises its children: a service killed with -9 is reported, reaped and
+/// restarted (and so is NATS), `stack.json` follows, the referral flow then completes, and Ctrl-C
+/// stops everything.
+/// On the way: `--json` output and the exit code of a refused request.
+#[test]
+fn up_restarts_a_killed_service_and_the_flow_completes() {
+    use std::io::BufRead;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap().to_owned();
+    let p: Vec<String> = free_ports(8).iter().map(u16::to_string).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kokeilu"))
+        .args(["up", "--areas", "kainuu", "--data-dir", &d])
+        .args(["--nats-port", &p[0], "--te-office-port", &p[1]])
+        .args(["--first-area-port", &p[2], "--supervisor-port", &p[3]])
+        .args(["--stats-port", &p[4], "--te-office-admin-port", &p[5]])
+        .args(["--first-area-admin-port", &p[6]])
+        .args(["--supervisor-admin-port", &p[7]])
+        .env(
+            "KOKEILU_TOOLS_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools"),
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let up_pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    let collect = |pipe: Box<dyn std::io::Read + Send>| {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        lines
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let text = |lines: &Arc<Mutex<Vec<String>>>| lines.lock().unwrap().join("\n");
+    // Whatever happens below, the stack does not outlive the test.
+    struct Guard(nix::unistd::Pid);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGINT);
+        }
+    }
+    let guard = Guard(up_pid);
+
+    poll("kokeilu up to be ready", Duration::from_secs(120), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("up exited ({status}): {}", text(&stderr));
+        }
+        text(&stdout).contains("press Ctrl-C").then_some(())
+    });
+    let shown = text(&stdout);
+    for port in &p[5..8] {
+        assert!(
+            shown.contains(&format!("http://127.0.0.1:{port}/metrics")),
+            "metrics URLs are printed: {shown}"
+        );
+    }
+    let stack = stack_json(&data).unwrap();
+    assert_eq!(
+        stack["metrics"]["te-office"],
+        format!("http://127.0.0.1:{}/metrics", p[5])
+    );
+    assert_eq!(
+        stack["processes"]["area-kainuu"]["metrics"],
+        format!("http://127.0.0.1:{}/metrics", p[6])
+    );
+    assert_eq!(stack["processes"]["te-office"]["state"], "running");
+    assert_eq!(stack["processes"]["te-office"]["restarts"], 0);
+    let first = pid_of(&stack, "te-office").unwrap();
+    let processes: Vec<String> = stack["processes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        processes,
+        ["area-kainuu", "nats", "supervisor", "te-office"],
+        "{stack}"
+    );
+
+    // kill -9 te-office: up reports it, reaps it and starts a new one.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    poll(
+        "up to report the killed child",
+        Duration::from_secs(30),
+        || {
+            text(&stderr)
+                .lines()
+                .any(|l| {
+                    l.contains("te-office")
+                        && l.contains(&format!("pid {first}"))
+                        && l.contains("died")
+                })
+                .then_some(())
+        },
+    );
+    let restarted = poll(
+        "stack.json to show the new pid",
+        Duration::from_secs(60),
+        || {
+            let stack = stack_json(&data)?;
+            let te = &stack["processes"]["te-office"];
+            let pid = pid_of(&stack, "te-office")?;
+            (pid != first && te["state"] == "running" && te["restarts"] == 1).then_some(pid)
+        },
+    );
+    assert!(
+        !alive(first),
+        "the killed child was reaped, not left a zombie"
+    );
+    assert!(alive(restarted));
+    assert!(
+        text(&stderr).contains(&format!("te-office restarted (pid {restarted}")),
+        "{}",
+        text(&stderr)
+    );
+    poll(
+        "te-office to answer gRPC again",
+        Duration::from_secs(60),
+        || {
+            let (code, _, _) = run(&["--json", "list", "--data-dir", &d]);
+            (code == 0).then_some(())
+        },
+    );
+
+    // NATS killed with -9 is reported and restarted the same way.
+    let nats = pid_of(&stack_json(&data).unwrap(), "nats").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(nats),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    poll("up to report NATS", Duration::from_secs(30), || {
+        text(&stderr)
+            .contains(&format!("nats (pid {nats}) died"))
+            .then_some(())
+    });
+    poll(
+        "stack.json to show the new NATS",
+        Duration::from_secs(60),
+        || {
+            let stack = stack_json(&data)?;
+            let pid = pid_of(&stack, "nats")?;
+            (pid != nats && stack["processes"]["nats"]["restarts"] == 1).then_some(())
+        },
+    );
+    assert!(!alive(nats), "the killed NATS was reaped");
+
+    // A refused request: exit code 3, the field violation on stderr.
+    let refer = |hetu: &str| {
+        run(&[
+            "--json",
+            "refer",
+            "--data-dir",
+            &d,
+            "--hetu",
+            hetu,
+            "--municipality",
+            "205",
+            "--job-search-start",
+            "2024-08-01",
+            "--grounds",
+            "no-earnings-related",
+        ])
+    };
+    let (code, out, err) = refer("131052-308X");
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.lines()
+            .any(|l| l.trim_start().starts_with("jobseeker.henkilotunnus")
+                || l.contains("henkilotunnus:")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("308X"),
+        "the henkilötunnus is not echoed: {err}"
+    );
+
+    // The flow completes after the restart: refer, the area acknowledges, te-office shows it.
+    let (code, out, err) = refer("131052-308T");
+    assert_eq!(code, 0, "{err}");
+    let referral: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = referral["referral_id"].as_str().unwrap().to_owned();
+    assert_eq!(referral["area_id"], "kainuu", "{out}");
+    assert_eq!(referral["replayed"], false);
+    poll("the area to acknowledge", Duration::from_secs(60), || {
+        let (code, out, err) = run(&["--json", "ack", "--data-dir", &d, "--area", "kainuu", &id]);
+        match code {
+            0 => Some(serde_json::from_str::<serde_json::Value>(&out).unwrap()),
+            3 => None, // not delivered to the area yet
+            _ => panic!("ack: {code} {err}"),
+        }
+    });
+    let status = poll(
+        "te-office to show ACKNOWLEDGED",
+        Duration::from_secs(60),
+        || {
+            let (code, out, err) = run(&["--json", "status", "--data-dir", &d, &id]);
+            assert_eq!(code, 0, "{err}");
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            (v["status"] == "ACKNOWLEDGED").then_some(v)
+        },
+    );
+    assert_eq!(status["referral_id"], id.as_str());
+    assert_eq!(status["area_id"], "kainuu");
+    assert_eq!(status["job_search_start_date"], "2024-08-01");
+    let history = status["history"].as_array().unwrap();
+    assert!(history.len() >= 2, "{status}");
+    assert!(
+        history
+            .iter()
+            .all(|h| h["at"].is_string() && h["status"].is_string())
+    );
+    let (code, out, _) = run(&["--json", "list", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed = list["referrals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["referral_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(listed["status"], "ACKNOWLEDGED");
+    assert_eq!(listed["home_municipality_code"], "205");
+    let (code, out, _) = run(&["--json", "compliance", "list", "--data-dir", &d]);
+    assert_eq!(code, 0);
+    assert!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["events"].is_array());
+
+    // Ctrl-C stops every process of the stack.
+    let pids: Vec<i32> = {
+        let stack = stack_json(&data).unwrap();
+        processes
+            .iter()
+            .map(|name| pid_of(&stack, name).unwrap())
+            .collect()
+    };
+    drop(guard);
+    let status = poll("up to stop", Duration::from_secs(60), || {
+        child.try_wait().unwrap()
+    });
+    assert!(status.success(), "{status}: {}", text(&stderr));
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} outlived kokeilu up");
+    }
+    assert!(!data.join("stack.json").exists());
+    poll("the last output", Duration::from_secs(10), || {
+        text(&stdout).lines().any(|l| l == "stopped").then_some(())
+    });
 }
