@@ -15,15 +15,15 @@ use kokeilu_proto::supervision::FactKind;
 use kokeilu_proto::{Payload, subjects, timestamp_from};
 use tokio::sync::watch;
 
-use crate::db::{IncomingRow, Repository};
-use crate::domain::{IncomingStatus, Rejection, check_area};
+use crate::domain::{self, IncomingReferral, IncomingStatus, Rejection, Step, check_area};
 use crate::error::Error;
+use crate::store::Store;
 
 /// The area's referral use cases.
 #[derive(Clone)]
 pub struct Desk {
     pub area: String,
-    pub repo: Repository,
+    pub store: Store,
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub pseudonyms: Pseudonymizer,
@@ -34,14 +34,14 @@ pub struct Desk {
 impl Desk {
     pub fn new(
         area: String,
-        repo: Repository,
+        store: Store,
         outbox: Outbox,
         clock: SharedClock,
         pseudonyms: Pseudonymizer,
     ) -> Self {
         Self {
             area,
-            repo,
+            store,
             outbox,
             clock,
             pseudonyms,
@@ -64,7 +64,7 @@ impl Desk {
     async fn send<P: Payload>(
         &self,
         tx: &mut Tx,
-        row: &IncomingRow,
+        row: &IncomingReferral,
         subject: String,
         payload: &P,
         now: DateTime<Utc>,
@@ -85,8 +85,8 @@ impl Desk {
     }
 
     /// Stores a referral the TE office sent and confirms receipt; `false` if already stored.
-    pub async fn receive(&self, tx: &mut Tx, row: &IncomingRow) -> Result<bool, sqlx::Error> {
-        if !self.repo.insert(tx, row).await? {
+    pub async fn receive(&self, tx: &mut Tx, row: &IncomingReferral) -> Result<bool, sqlx::Error> {
+        if !self.store.insert_referral(tx, row).await? {
             return Ok(false);
         }
         let receipt = ReferralReceived {
@@ -106,65 +106,49 @@ impl Desk {
     }
 
     /// Takes the client on. Acknowledging again returns the first acknowledgement.
-    pub async fn acknowledge(&self, referral_id: &str) -> Result<IncomingRow, Error> {
+    pub async fn acknowledge(&self, referral_id: &str) -> Result<IncomingReferral, Error> {
         let now = self.clock.now();
-        let mut tx = self.repo.db().begin().await?;
-        let row = self
-            .repo
-            .for_update(&mut tx, referral_id)
+        let mut tx = self.store.begin().await?;
+        let current = self
+            .store
+            .referral_for_update(&mut tx, referral_id)
             .await?
             .ok_or(Error::NotFound)?;
-        match row.status {
-            IncomingStatus::Acknowledged => {
+        let decided = match domain::acknowledge(&current, now)? {
+            Step::Repeat => {
                 tx.rollback().await?;
-                return Ok(row);
+                return Ok(current);
             }
-            IncomingStatus::Rejected => {
-                return Err(Error::AlreadyDecided { status: "rejected" });
-            }
-            IncomingStatus::Received => {}
-        }
-        self.repo
-            .decide(
-                &mut tx,
-                referral_id,
-                IncomingStatus::Acknowledged,
-                now,
-                0,
-                "",
-            )
-            .await?;
+            Step::Apply(decided) => decided,
+        };
+        self.store.save_decision(&mut tx, &decided).await?;
         let ack = ReferralAcknowledged {
             referral_id: referral_id.to_owned(),
             area_id: self.area.clone(),
-            received_at: Some(timestamp_from(row.received_at)),
+            received_at: Some(timestamp_from(decided.received_at)),
             acknowledged_at: Some(timestamp_from(now)),
-            acknowledges_message_id: row.issued_message_id.clone(),
+            acknowledges_message_id: decided.issued_message_id.clone(),
         };
         self.send(
             &mut tx,
-            &row,
+            &decided,
             subjects::referral_acknowledged(&self.area),
             &ack,
             now,
         )
         .await?;
         let fact = self.fact(
-            &row,
+            &decided,
             FactKind::ReferralAcknowledged,
             self.clock.today(),
             now,
         );
-        self.report(&mut tx, &row, &fact, now).await?;
+        self.report(&mut tx, &decided, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         self.feed_changed();
         tracing::info!(referral_id, "client acknowledged");
-        Ok(IncomingRow {
-            status: IncomingStatus::Acknowledged,
-            decided_at: Some(now),
-            ..row
-        })
+        Ok(decided)
     }
 
     /// Rejects the referral. Rejecting again with the same reason returns the first rejection.
@@ -172,66 +156,82 @@ impl Desk {
         &self,
         referral_id: &str,
         rejection: Rejection,
-    ) -> Result<IncomingRow, Error> {
+    ) -> Result<IncomingReferral, Error> {
         let now = self.clock.now();
-        let mut tx = self.repo.db().begin().await?;
-        let row = self
-            .repo
-            .for_update(&mut tx, referral_id)
+        let mut tx = self.store.begin().await?;
+        let current = self
+            .store
+            .referral_for_update(&mut tx, referral_id)
             .await?
             .ok_or(Error::NotFound)?;
-        match row.status {
-            IncomingStatus::Rejected if row.rejection_reason == rejection.reason as i32 => {
+        let decided = match domain::reject(&current, &rejection, now)? {
+            Step::Repeat => {
                 tx.rollback().await?;
-                return Ok(row);
+                return Ok(current);
             }
-            IncomingStatus::Rejected => return Err(Error::AlreadyDecided { status: "rejected" }),
-            IncomingStatus::Acknowledged => {
-                return Err(Error::AlreadyDecided {
-                    status: "acknowledged",
-                });
-            }
-            IncomingStatus::Received => {}
-        }
-        self.repo
-            .decide(
-                &mut tx,
-                referral_id,
-                IncomingStatus::Rejected,
-                now,
-                rejection.reason as i32,
-                &rejection.detail,
-            )
-            .await?;
+            Step::Apply(decided) => decided,
+        };
+        self.store.save_decision(&mut tx, &decided).await?;
         let msg = ReferralRejected {
             referral_id: referral_id.to_owned(),
             area_id: self.area.clone(),
             reason: rejection.reason as i32,
             detail: rejection.detail.clone(),
             rejected_at: Some(timestamp_from(now)),
-            rejects_message_id: row.issued_message_id.clone(),
+            rejects_message_id: decided.issued_message_id.clone(),
         };
         self.send(
             &mut tx,
-            &row,
+            &decided,
             subjects::referral_rejected(&self.area),
             &msg,
             now,
         )
         .await?;
-        let mut fact = self.fact(&row, FactKind::ReferralRejected, self.clock.today(), now);
+        let mut fact = self.fact(
+            &decided,
+            FactKind::ReferralRejected,
+            self.clock.today(),
+            now,
+        );
         fact.rejection_reason = format!("{:?}", rejection.reason);
-        self.report(&mut tx, &row, &fact, now).await?;
+        self.report(&mut tx, &decided, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         self.feed_changed();
         tracing::info!(referral_id, reason = ?rejection.reason, "referral rejected");
-        Ok(IncomingRow {
-            status: IncomingStatus::Rejected,
-            decided_at: Some(now),
-            rejection_reason: rejection.reason as i32,
-            rejection_detail: rejection.detail,
-            ..row
-        })
+        Ok(decided)
+    }
+
+    /// One referral.
+    pub async fn referral(&self, referral_id: &str) -> Result<IncomingReferral, Error> {
+        self.store
+            .referral(referral_id)
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// A page of referrals, oldest received first, after the keyset `after`.
+    pub async fn list(
+        &self,
+        status: Option<IncomingStatus>,
+        limit: i64,
+        after: Option<(DateTime<Utc>, String)>,
+    ) -> Result<Vec<IncomingReferral>, Error> {
+        Ok(self.store.list_referrals(status, limit, after).await?)
+    }
+
+    /// Changes after `cursor`, oldest first, each carrying its own cursor.
+    pub async fn changes_after(
+        &self,
+        cursor: i64,
+        limit: i64,
+    ) -> Result<Vec<IncomingReferral>, Error> {
+        Ok(self.store.feed_after(cursor, limit).await?)
+    }
+
+    /// The cursor of the newest change ("now").
+    pub async fn last_cursor(&self) -> Result<i64, Error> {
+        Ok(self.store.last_feed_seq().await?)
     }
 }

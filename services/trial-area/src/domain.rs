@@ -1,6 +1,20 @@
-//! The trial area's rules for incoming referrals, free of wire and storage types.
+//! The trial area's rules for incoming referrals and their clients, free of wire and storage
+//! types.
+//!
+//! The use cases load what they need through the store, ask a pure function here for the
+//! decision (acknowledge, reject, record, transfer), and write that decision through the store.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_rules::competence::StatementSubject;
+
+/// A number that no variant of a stored enum has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value} is no {what}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: i64,
+}
 
 /// Where an incoming referral is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,14 +24,27 @@ pub enum IncomingStatus {
     Rejected = 3,
 }
 
-impl IncomingStatus {
-    pub fn from_i64(v: i64) -> Option<Self> {
-        Some(match v {
+impl TryFrom<i64> for IncomingStatus {
+    type Error = UnknownValue;
+
+    fn try_from(v: i64) -> Result<Self, UnknownValue> {
+        Ok(match v {
             1 => Self::Received,
             2 => Self::Acknowledged,
             3 => Self::Rejected,
-            _ => return None,
+            value => {
+                return Err(UnknownValue {
+                    what: "incoming status",
+                    value,
+                });
+            }
         })
+    }
+}
+
+impl From<IncomingStatus> for i64 {
+    fn from(s: IncomingStatus) -> i64 {
+        s as i64
     }
 }
 
@@ -30,16 +57,52 @@ pub enum RejectionReason {
     DataError = 4,
 }
 
-impl RejectionReason {
-    pub fn from_i32(v: i32) -> Option<Self> {
-        Some(match v {
+impl TryFrom<i64> for RejectionReason {
+    type Error = UnknownValue;
+
+    fn try_from(v: i64) -> Result<Self, UnknownValue> {
+        Ok(match v {
             1 => Self::NotOurResident,
             2 => Self::NotInTargetGroup,
             3 => Self::DuplicateClient,
             4 => Self::DataError,
-            _ => return None,
+            value => {
+                return Err(UnknownValue {
+                    what: "rejection reason",
+                    value,
+                });
+            }
         })
     }
+}
+
+impl From<RejectionReason> for i64 {
+    fn from(r: RejectionReason) -> i64 {
+        r as i64
+    }
+}
+
+/// A referral the TE office addressed to this area, as the area holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingReferral {
+    pub referral_id: String,
+    pub area_id: String,
+    pub henkilotunnus: String,
+    pub home_municipality_code: String,
+    pub grounds: Vec<i32>,
+    pub job_search_start: NaiveDate,
+    pub referral_date: NaiveDate,
+    pub status: IncomingStatus,
+    pub received_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Set once the referral is rejected.
+    pub rejection_reason: Option<RejectionReason>,
+    pub rejection_detail: String,
+    pub issued_message_id: String,
+    /// Trace context of the referral, so every later message about it joins the same trace.
+    pub trace_context: Vec<(String, String)>,
+    /// Feed position of the latest change (of this change, when read from the feed).
+    pub cursor: i64,
 }
 
 /// A validated rejection.
@@ -52,7 +115,7 @@ pub struct Rejection {
 impl Rejection {
     pub fn validate(reason: i32, detail: &str) -> Result<Self, Vec<FieldViolation>> {
         let mut bad = Vec::new();
-        let reason = RejectionReason::from_i32(reason);
+        let reason = RejectionReason::try_from(i64::from(reason)).ok();
         if reason.is_none() {
             bad.push(FieldViolation::new(
                 "reason",
@@ -76,6 +139,174 @@ impl Rejection {
             _ => Err(bad),
         }
     }
+}
+
+/// A service event the law requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceEvent {
+    InitialInterview = 1,
+    EmploymentPlan = 2,
+    JobSearchDiscussion = 3,
+}
+
+impl TryFrom<i64> for ServiceEvent {
+    type Error = UnknownValue;
+
+    fn try_from(v: i64) -> Result<Self, UnknownValue> {
+        Ok(match v {
+            1 => Self::InitialInterview,
+            2 => Self::EmploymentPlan,
+            3 => Self::JobSearchDiscussion,
+            value => {
+                return Err(UnknownValue {
+                    what: "service event kind",
+                    value,
+                });
+            }
+        })
+    }
+}
+
+impl From<ServiceEvent> for i64 {
+    fn from(k: ServiceEvent) -> i64 {
+        k as i64
+    }
+}
+
+/// A service event recorded for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub event_id: String,
+    pub referral_id: String,
+    pub kind: ServiceEvent,
+    pub date: NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A validated statement.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub subject: StatementSubject,
+    pub subject_name: String,
+    pub information_received: NaiveDate,
+    pub date: NaiveDate,
+}
+
+/// A statement as recorded, with whether the area was competent to issue it.
+#[derive(Debug, Clone)]
+pub struct RecordedStatement {
+    pub statement_id: String,
+    pub referral_id: String,
+    pub statement: Statement,
+    pub within_competence: bool,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A client's move out of the area's services: to another area's slug or to "te-office".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    pub destination: String,
+    pub date: NaiveDate,
+}
+
+/// Why the area refuses a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The referral already has another decision (`"rejected"`, `"acknowledged"`).
+    AlreadyDecided(&'static str),
+    /// Only acknowledged clients have service events, statements and transfers.
+    NotAClient,
+    /// The client left for `destination`; nothing more is recorded.
+    Transferred(String),
+    /// A request field contradicts the stored referral.
+    Field(&'static str, &'static str),
+}
+
+/// What a change does to a stored referral.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<T> {
+    /// The same change was made before: answer as then, write nothing.
+    Repeat,
+    /// Write this.
+    Apply(T),
+}
+
+/// Acknowledging `current` at `now`: the referral as decided, or a repeat.
+pub fn acknowledge(
+    current: &IncomingReferral,
+    now: DateTime<Utc>,
+) -> Result<Step<IncomingReferral>, Refusal> {
+    match current.status {
+        IncomingStatus::Acknowledged => Ok(Step::Repeat),
+        IncomingStatus::Rejected => Err(Refusal::AlreadyDecided("rejected")),
+        IncomingStatus::Received => Ok(Step::Apply(IncomingReferral {
+            status: IncomingStatus::Acknowledged,
+            decided_at: Some(now),
+            ..current.clone()
+        })),
+    }
+}
+
+/// Rejecting `current` at `now`; rejecting again for the same reason is a repeat.
+pub fn reject(
+    current: &IncomingReferral,
+    rejection: &Rejection,
+    now: DateTime<Utc>,
+) -> Result<Step<IncomingReferral>, Refusal> {
+    match current.status {
+        IncomingStatus::Rejected if current.rejection_reason == Some(rejection.reason) => {
+            Ok(Step::Repeat)
+        }
+        IncomingStatus::Rejected => Err(Refusal::AlreadyDecided("rejected")),
+        IncomingStatus::Acknowledged => Err(Refusal::AlreadyDecided("acknowledged")),
+        IncomingStatus::Received => Ok(Step::Apply(IncomingReferral {
+            status: IncomingStatus::Rejected,
+            decided_at: Some(now),
+            rejection_reason: Some(rejection.reason),
+            rejection_detail: rejection.detail.clone(),
+            ..current.clone()
+        })),
+    }
+}
+
+/// Whether something may be recorded about `client` (who may have left through `transfer`).
+pub fn may_record(client: &IncomingReferral, transfer: Option<&Transfer>) -> Result<(), Refusal> {
+    if client.status != IncomingStatus::Acknowledged {
+        return Err(Refusal::NotAClient);
+    }
+    match transfer {
+        Some(t) => Err(Refusal::Transferred(t.destination.clone())),
+        None => Ok(()),
+    }
+}
+
+/// Whether a service event on `date` fits `client`'s job search.
+pub fn check_event_date(client: &IncomingReferral, date: NaiveDate) -> Result<(), Refusal> {
+    if date < client.job_search_start {
+        Err(Refusal::Field("date", "is before the job search started"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Transferring `client` as `requested`, given the transfer already stored (if any).
+pub fn transfer(
+    client: &IncomingReferral,
+    stored: Option<&Transfer>,
+    requested: Transfer,
+) -> Result<Step<Transfer>, Refusal> {
+    if client.status != IncomingStatus::Acknowledged {
+        return Err(Refusal::NotAClient);
+    }
+    if let Some(stored) = stored {
+        return if *stored == requested {
+            Ok(Step::Repeat)
+        } else {
+            Err(Refusal::Transferred(stored.destination.clone()))
+        };
+    }
+    check_event_date(client, requested.date)?;
+    Ok(Step::Apply(requested))
 }
 
 /// Whether free text carries something shaped like a henkilötunnus: it must never.
@@ -105,6 +336,26 @@ pub enum AreaMismatch {
 mod tests {
     use super::*;
 
+    fn received() -> IncomingReferral {
+        IncomingReferral {
+            referral_id: "r".into(),
+            area_id: "kainuu".into(),
+            henkilotunnus: String::new(),
+            home_municipality_code: "205".into(),
+            grounds: vec![1],
+            job_search_start: NaiveDate::from_ymd_opt(2024, 8, 28).unwrap(),
+            referral_date: NaiveDate::from_ymd_opt(2024, 9, 2).unwrap(),
+            status: IncomingStatus::Received,
+            received_at: DateTime::UNIX_EPOCH,
+            decided_at: None,
+            rejection_reason: None,
+            rejection_detail: String::new(),
+            issued_message_id: "m".into(),
+            trace_context: vec![],
+            cursor: 1,
+        }
+    }
+
     #[test]
     fn identity_codes_in_free_text_are_caught() {
         assert!(contains_identity_code(
@@ -133,6 +384,106 @@ mod tests {
         assert_eq!(
             check_area("helsinki", "kainuu"),
             Err(AreaMismatch::Other("helsinki".into()))
+        );
+    }
+
+    #[test]
+    fn stored_numbers_round_trip_and_unknown_ones_are_refused() {
+        for s in [
+            IncomingStatus::Received,
+            IncomingStatus::Acknowledged,
+            IncomingStatus::Rejected,
+        ] {
+            assert_eq!(IncomingStatus::try_from(i64::from(s)), Ok(s));
+        }
+        for k in [
+            ServiceEvent::InitialInterview,
+            ServiceEvent::EmploymentPlan,
+            ServiceEvent::JobSearchDiscussion,
+        ] {
+            assert_eq!(ServiceEvent::try_from(i64::from(k)), Ok(k));
+        }
+        assert!(IncomingStatus::try_from(0).is_err());
+        assert!(IncomingStatus::try_from(4).is_err());
+        assert!(ServiceEvent::try_from(9).is_err());
+        assert!(RejectionReason::try_from(0).is_err());
+    }
+
+    #[test]
+    fn decisions_on_a_referral() {
+        let now = DateTime::UNIX_EPOCH + chrono::Duration::days(1);
+        let r = received();
+        let Ok(Step::Apply(acked)) = acknowledge(&r, now) else {
+            panic!("a received referral is acknowledged");
+        };
+        assert_eq!(acked.status, IncomingStatus::Acknowledged);
+        assert_eq!(acked.decided_at, Some(now));
+        assert_eq!(acknowledge(&acked, now), Ok(Step::Repeat));
+
+        let rejection = Rejection::validate(1, "muutti").unwrap();
+        assert_eq!(
+            reject(&acked, &rejection, now),
+            Err(Refusal::AlreadyDecided("acknowledged"))
+        );
+        let Ok(Step::Apply(rejected)) = reject(&r, &rejection, now) else {
+            panic!("a received referral is rejected");
+        };
+        assert_eq!(
+            rejected.rejection_reason,
+            Some(RejectionReason::NotOurResident)
+        );
+        assert_eq!(reject(&rejected, &rejection, now), Ok(Step::Repeat));
+        let other = Rejection::validate(2, "").unwrap();
+        assert_eq!(
+            reject(&rejected, &other, now),
+            Err(Refusal::AlreadyDecided("rejected"))
+        );
+        assert_eq!(
+            acknowledge(&rejected, now),
+            Err(Refusal::AlreadyDecided("rejected"))
+        );
+    }
+
+    #[test]
+    fn only_clients_who_stayed_are_recorded_or_transferred() {
+        let r = received();
+        assert_eq!(may_record(&r, None), Err(Refusal::NotAClient));
+        let client = IncomingReferral {
+            status: IncomingStatus::Acknowledged,
+            ..r
+        };
+        assert_eq!(may_record(&client, None), Ok(()));
+        let to_oulu = Transfer {
+            destination: "oulu".into(),
+            date: client.job_search_start,
+        };
+        assert_eq!(
+            may_record(&client, Some(&to_oulu)),
+            Err(Refusal::Transferred("oulu".into()))
+        );
+        assert_eq!(
+            transfer(&client, None, to_oulu.clone()),
+            Ok(Step::Apply(to_oulu.clone()))
+        );
+        assert_eq!(
+            transfer(&client, Some(&to_oulu), to_oulu.clone()),
+            Ok(Step::Repeat)
+        );
+        let later = Transfer {
+            date: client.job_search_start + chrono::Duration::days(1),
+            ..to_oulu.clone()
+        };
+        assert_eq!(
+            transfer(&client, Some(&to_oulu), later),
+            Err(Refusal::Transferred("oulu".into()))
+        );
+        let early = Transfer {
+            date: client.job_search_start - chrono::Duration::days(1),
+            ..to_oulu
+        };
+        assert_eq!(
+            transfer(&client, None, early),
+            Err(Refusal::Field("date", "is before the job search started"))
         );
     }
 }

@@ -3,7 +3,7 @@
 use kokeilu_platform::grpc::{FieldViolation, failed_precondition, invalid_argument};
 use tonic::Status;
 
-use crate::domain::AreaMismatch;
+use crate::domain::{AreaMismatch, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,6 +30,17 @@ impl Error {
     /// One invalid field.
     pub fn field(field: &str, description: &str) -> Self {
         Self::Invalid(vec![FieldViolation::new(field, description)])
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::AlreadyDecided(status) => Self::AlreadyDecided { status },
+            Refusal::NotAClient => Self::NotAClient,
+            Refusal::Transferred(destination) => Self::Transferred { destination },
+            Refusal::Field(field, description) => Self::field(field, description),
+        }
     }
 }
 

@@ -6,9 +6,8 @@ use kokeilu_proto::common::AgencyKind;
 use kokeilu_proto::referral::ReferralIssued;
 use kokeilu_proto::{Payload, date_to_naive, subjects};
 
-use crate::db::IncomingRow;
 use crate::desk::Desk;
-use crate::domain::IncomingStatus;
+use crate::domain::{IncomingReferral, IncomingStatus};
 
 /// The area's durable consumer of its own referral subject.
 pub fn consumer_config(area: &str, workers: usize) -> ConsumerConfig {
@@ -60,7 +59,7 @@ impl Handler for Referrals {
                 .and_then(date_to_naive)
                 .ok_or_else(|| HandlerError::Permanent(format!("referral without a valid {what}")))
         };
-        let row = IncomingRow {
+        let row = IncomingReferral {
             referral_id: p.referral_id.clone(),
             area_id: p.area_id,
             henkilotunnus: p.henkilotunnus,
@@ -71,7 +70,7 @@ impl Handler for Referrals {
             status: IncomingStatus::Received,
             received_at: self.desk.clock.now(),
             decided_at: None,
-            rejection_reason: 0,
+            rejection_reason: None,
             rejection_detail: String::new(),
             issued_message_id: env.message_id.clone(),
             trace_context: kokeilu_platform::propagation::current_context_headers(),

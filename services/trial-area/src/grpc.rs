@@ -9,11 +9,9 @@ use kokeilu_proto::{date_from_naive, timestamp_from};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::db::IncomingRow;
 use crate::desk::Desk;
-use crate::domain::{IncomingStatus, Rejection};
+use crate::domain::{IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Statement};
 use crate::error::Error;
-use crate::supervision::{ServiceEvent, Statement};
 
 /// gRPC front of the area's desk.
 #[derive(Clone)]
@@ -37,7 +35,7 @@ fn wire_status(s: IncomingStatus) -> pb::IncomingStatus {
     }
 }
 
-fn to_wire(r: &IncomingRow) -> pb::IncomingReferral {
+fn to_wire(r: &IncomingReferral) -> pb::IncomingReferral {
     pb::IncomingReferral {
         referral_id: r.referral_id.clone(),
         area_id: r.area_id.clone(),
@@ -49,7 +47,7 @@ fn to_wire(r: &IncomingRow) -> pb::IncomingReferral {
         status: wire_status(r.status) as i32,
         received_at: Some(timestamp_from(r.received_at)),
         decided_at: r.decided_at.map(timestamp_from),
-        rejection_reason: r.rejection_reason,
+        rejection_reason: r.rejection_reason.map_or(0, |reason| reason as i32),
         cursor: r.cursor.to_string(),
     }
 }
@@ -99,7 +97,9 @@ impl TrialAreaService for Api {
         };
         let status = match pb::IncomingStatus::try_from(req.status) {
             Ok(pb::IncomingStatus::Unspecified) => None,
-            Ok(s) => IncomingStatus::from_i64(s as i64),
+            Ok(pb::IncomingStatus::Received) => Some(IncomingStatus::Received),
+            Ok(pb::IncomingStatus::Acknowledged) => Some(IncomingStatus::Acknowledged),
+            Ok(pb::IncomingStatus::Rejected) => Some(IncomingStatus::Rejected),
             Err(_) => {
                 return Err(
                     Error::Invalid(vec![FieldViolation::new("status", "unknown status")]).into(),
@@ -112,18 +112,16 @@ impl TrialAreaService for Api {
             Some(
                 req.page_token
                     .split_once(':')
-                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                    .and_then(|(at, id)| {
+                        let at = chrono::DateTime::from_timestamp_micros(at.parse().ok()?)?;
+                        Some((at, id.to_owned()))
+                    })
                     .ok_or_else(|| {
                         Error::Invalid(vec![FieldViolation::new("page_token", "not a page token")])
                     })?,
             )
         };
-        let mut rows = self
-            .desk
-            .repo
-            .list(status, limit + 1, after)
-            .await
-            .map_err(Error::from)?;
+        let mut rows = self.desk.list(status, limit + 1, after).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(100));
         let next_page_token = match rows.last() {
@@ -147,13 +145,7 @@ impl TrialAreaService for Api {
         let req = request.into_inner();
         self.desk.check_area(&req.area_id)?;
         let id = referral_id(&req.referral_id)?;
-        let row = self
-            .desk
-            .repo
-            .get(id)
-            .await
-            .map_err(Error::from)?
-            .ok_or(Error::NotFound)?;
+        let row = self.desk.referral(id).await?;
         Ok(Response::new(to_wire(&row)))
     }
 
@@ -167,7 +159,7 @@ impl TrialAreaService for Api {
         self.desk.check_area(&req.area_id)?;
         let cursor = match req.after_cursor.as_str() {
             "" => 0,
-            "now" => self.desk.repo.last_feed_seq().await.map_err(Error::from)?,
+            "now" => self.desk.last_cursor().await?,
             c => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
                 Error::Invalid(vec![FieldViolation::new(
                     "after_cursor",
@@ -183,11 +175,7 @@ impl TrialAreaService for Api {
             move |after| {
                 let desk = desk.clone();
                 async move {
-                    let batch = desk
-                        .repo
-                        .feed_after(after, 500)
-                        .await
-                        .map_err(|e| Status::from(Error::from(e)))?;
+                    let batch = desk.changes_after(after, 500).await.map_err(Status::from)?;
                     Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
                 }
             },
@@ -232,7 +220,7 @@ impl TrialAreaService for Api {
         let req = request.into_inner();
         self.desk.check_area(&req.area_id)?;
         let id = referral_id(&req.referral_id)?;
-        let kind = ServiceEvent::from_i32(req.kind).ok_or_else(|| {
+        let kind = ServiceEvent::try_from(i64::from(req.kind)).map_err(|_| {
             Error::field(
                 "kind",
                 "required: INITIAL_INTERVIEW, EMPLOYMENT_PLAN or JOB_SEARCH_DISCUSSION",

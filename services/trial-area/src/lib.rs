@@ -8,20 +8,20 @@
 //! - [`startup`]: [`startup::Application`], used by `main` and by tests alike.
 //! - [`grpc`]: the `TrialAreaService` API (thin).
 //! - [`desk`]: the use cases, one transaction each.
-//! - [`domain`]: statuses, rejection rules, area checks.
-//! - [`db`]: the repository (SQLite or PostgreSQL).
+//! - [`domain`]: statuses and kinds, the decisions on referrals and clients, area checks.
+//! - [`store`]: all of the service's SQL (SQLite or PostgreSQL), in domain types.
 //! - [`events`]: the consumer of the area's referral subject.
 //! - [`supervision`]: facts for AVI, service events, statements, AVI's actions and answers.
 //! - [`error`]: one error type and its gRPC mapping.
 
 pub mod config;
-pub mod db;
 pub mod desk;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod startup;
+pub mod store;
 pub mod supervision;
 
 pub use startup::Application;

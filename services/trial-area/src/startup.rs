@@ -9,10 +9,10 @@ use kokeilu_platform::config::ServiceConfig;
 use kokeilu_proto::trialarea::trial_area_service_server::TrialAreaServiceServer;
 use tokio::net::TcpListener;
 
-use crate::db::Repository;
 use crate::desk::Desk;
 use crate::events::{Referrals, consumer_config};
 use crate::grpc::Api;
+use crate::store::Store;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -52,7 +52,7 @@ impl Application {
         let pseudonyms = config.pseudonymizer()?;
         let desk = Desk::new(
             area.to_owned(),
-            Repository::new(node.db.clone()),
+            Store::new(node.db.clone()),
             node.outbox.clone(),
             clock,
             pseudonyms,

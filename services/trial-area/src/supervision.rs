@@ -6,7 +6,6 @@
 //! answer is the only message that carries identity codes to AVI.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kokeilu_bus::db::{from_micros, micros};
 use kokeilu_bus::envelope::{self, open, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
@@ -14,49 +13,22 @@ use kokeilu_proto::supervision::{
     ActionKind, ClientRecord, FactKind, InformationAnswer, ServiceFact, SupervisoryAction,
 };
 use kokeilu_proto::{Payload, date_from_naive, subjects, timestamp_from};
-use kokeilu_rules::competence::{Issuer, StatementSubject, competence};
-use prost::Message;
-use sqlx::Row;
+use kokeilu_rules::competence::{Issuer, competence};
 
-use crate::db::IncomingRow;
 use crate::desk::Desk;
-use crate::domain::IncomingStatus;
+use crate::domain::{
+    self, IncomingReferral, RecordedEvent, RecordedStatement, ServiceEvent, Statement, Step,
+    Transfer,
+};
 use crate::error::Error;
 
-/// A service event the law requires.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceEvent {
-    InitialInterview = 1,
-    EmploymentPlan = 2,
-    JobSearchDiscussion = 3,
-}
-
-impl ServiceEvent {
-    pub fn from_i32(v: i32) -> Option<Self> {
-        Some(match v {
-            1 => Self::InitialInterview,
-            2 => Self::EmploymentPlan,
-            3 => Self::JobSearchDiscussion,
-            _ => return None,
-        })
+/// The fact AVI is told for a service event of `kind`.
+fn fact_kind(kind: ServiceEvent) -> FactKind {
+    match kind {
+        ServiceEvent::InitialInterview => FactKind::InitialInterviewHeld,
+        ServiceEvent::EmploymentPlan => FactKind::EmploymentPlanMade,
+        ServiceEvent::JobSearchDiscussion => FactKind::JobSearchDiscussionHeld,
     }
-
-    fn fact(self) -> FactKind {
-        match self {
-            Self::InitialInterview => FactKind::InitialInterviewHeld,
-            Self::EmploymentPlan => FactKind::EmploymentPlanMade,
-            Self::JobSearchDiscussion => FactKind::JobSearchDiscussionHeld,
-        }
-    }
-}
-
-/// A validated statement.
-#[derive(Debug, Clone)]
-pub struct Statement {
-    pub subject: StatementSubject,
-    pub subject_name: String,
-    pub information_received: NaiveDate,
-    pub date: NaiveDate,
 }
 
 /// The name a rules enum serialises to.
@@ -71,7 +43,7 @@ impl Desk {
     /// A fact about `row`'s client, pseudonymised.
     pub fn fact(
         &self,
-        row: &IncomingRow,
+        row: &IncomingReferral,
         kind: FactKind,
         date: NaiveDate,
         now: DateTime<Utc>,
@@ -91,7 +63,7 @@ impl Desk {
     pub async fn report(
         &self,
         tx: &mut Tx,
-        row: &IncomingRow,
+        row: &IncomingReferral,
         fact: &ServiceFact,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
@@ -111,39 +83,15 @@ impl Desk {
     }
 
     /// Loads an acknowledged client for recording something about them.
-    async fn client(&self, tx: &mut Tx, referral_id: &str) -> Result<IncomingRow, Error> {
-        let row = self
-            .repo
-            .for_update(tx, referral_id)
+    async fn client(&self, tx: &mut Tx, referral_id: &str) -> Result<IncomingReferral, Error> {
+        let client = self
+            .store
+            .referral_for_update(tx, referral_id)
             .await?
             .ok_or(Error::NotFound)?;
-        if row.status != IncomingStatus::Acknowledged {
-            return Err(Error::NotAClient);
-        }
-        if let Some((destination, _)) = self.transfer_of(tx, referral_id).await? {
-            return Err(Error::Transferred { destination });
-        }
-        Ok(row)
-    }
-
-    async fn transfer_of(
-        &self,
-        tx: &mut Tx,
-        referral_id: &str,
-    ) -> Result<Option<(String, NaiveDate)>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT destination, transfer_date FROM transfers WHERE referral_id = $1")
-                .bind(referral_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        row.map(|r| {
-            let date: String = r.try_get("transfer_date")?;
-            Ok((
-                r.try_get("destination")?,
-                date.parse().unwrap_or(NaiveDate::MIN),
-            ))
-        })
-        .transpose()
+        let transfer = self.store.transfer_of(tx, referral_id).await?;
+        domain::may_record(&client, transfer.as_ref())?;
+        Ok(client)
     }
 
     /// Records that a client's services moved to `destination` (another area's slug or
@@ -171,38 +119,27 @@ impl Desk {
         if date > self.clock.today() {
             return Err(Error::field("date", "is in the future"));
         }
-        let mut tx = self.repo.db().begin().await?;
-        let row = self
-            .repo
-            .for_update(&mut tx, referral_id)
+        let mut tx = self.store.begin().await?;
+        let client = self
+            .store
+            .referral_for_update(&mut tx, referral_id)
             .await?
             .ok_or(Error::NotFound)?;
-        if row.status != IncomingStatus::Acknowledged {
-            return Err(Error::NotAClient);
-        }
-        if let Some((to, on)) = self.transfer_of(&mut tx, referral_id).await? {
-            return if to == destination && on == date {
-                Ok(())
-            } else {
-                Err(Error::Transferred { destination: to })
-            };
-        }
-        if date < row.job_search_start {
-            return Err(Error::field("date", "is before the job search started"));
-        }
-        sqlx::query(
-            "INSERT INTO transfers (referral_id, destination, transfer_date, recorded_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(referral_id)
-        .bind(destination)
-        .bind(date.to_string())
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-        let mut fact = self.fact(&row, FactKind::ClientTransferred, date, now);
-        fact.transferred_to = destination.to_owned();
-        self.report(&mut tx, &row, &fact, now).await?;
+        let stored = self.store.transfer_of(&mut tx, referral_id).await?;
+        let requested = Transfer {
+            destination: destination.to_owned(),
+            date,
+        };
+        let transfer = match domain::transfer(&client, stored.as_ref(), requested)? {
+            Step::Repeat => return Ok(()),
+            Step::Apply(t) => t,
+        };
+        self.store
+            .insert_transfer(&mut tx, referral_id, &transfer, now)
+            .await?;
+        let mut fact = self.fact(&client, FactKind::ClientTransferred, transfer.date, now);
+        fact.transferred_to = transfer.destination;
+        self.report(&mut tx, &client, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(referral_id, destination, "client transferred");
@@ -220,29 +157,23 @@ impl Desk {
         if date > self.clock.today() {
             return Err(Error::field("date", "is in the future"));
         }
-        let mut tx = self.repo.db().begin().await?;
-        let row = self.client(&mut tx, referral_id).await?;
-        if date < row.job_search_start {
-            return Err(Error::field("date", "is before the job search started"));
-        }
-        let event_id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO service_events (event_id, referral_id, kind, event_date, recorded_at) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&event_id)
-        .bind(referral_id)
-        .bind(kind as i64)
-        .bind(date.to_string())
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-        let fact = self.fact(&row, kind.fact(), date, now);
-        self.report(&mut tx, &row, &fact, now).await?;
+        let mut tx = self.store.begin().await?;
+        let client = self.client(&mut tx, referral_id).await?;
+        domain::check_event_date(&client, date)?;
+        let event = RecordedEvent {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            referral_id: referral_id.to_owned(),
+            kind,
+            date,
+            recorded_at: now,
+        };
+        self.store.insert_service_event(&mut tx, &event).await?;
+        let fact = self.fact(&client, fact_kind(kind), date, now);
+        self.report(&mut tx, &client, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(referral_id, kind = ?kind, "service event recorded");
-        Ok(event_id)
+        Ok(event.event_id)
     }
 
     /// Records a labour-policy statement; returns its id and whether the area was competent.
@@ -262,70 +193,59 @@ impl Desk {
             ));
         }
         let within = competence(s.subject, s.date).issuer == Issuer::Municipality;
-        let mut tx = self.repo.db().begin().await?;
-        let row = self.client(&mut tx, referral_id).await?;
-        let statement_id = uuid::Uuid::now_v7().to_string();
-        sqlx::query(
-            "INSERT INTO statements (statement_id, referral_id, subject, information_received, \
-             statement_date, within_competence, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&statement_id)
-        .bind(referral_id)
-        .bind(&s.subject_name)
-        .bind(s.information_received.to_string())
-        .bind(s.date.to_string())
-        .bind(i64::from(within))
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
-        let mut fact = self.fact(&row, FactKind::StatementIssued, s.date, now);
+        let mut tx = self.store.begin().await?;
+        let client = self.client(&mut tx, referral_id).await?;
+        let recorded = RecordedStatement {
+            statement_id: uuid::Uuid::now_v7().to_string(),
+            referral_id: referral_id.to_owned(),
+            statement: s,
+            within_competence: within,
+            recorded_at: now,
+        };
+        self.store.insert_statement(&mut tx, &recorded).await?;
+        let s = &recorded.statement;
+        let mut fact = self.fact(&client, FactKind::StatementIssued, s.date, now);
         fact.statement_subject = s.subject_name.clone();
         fact.information_received_date = Some(date_from_naive(s.information_received));
-        self.report(&mut tx, &row, &fact, now).await?;
+        self.report(&mut tx, &client, &fact, now).await?;
         tx.commit().await?;
         self.outbox.wake();
-        Ok((statement_id, within))
+        Ok((recorded.statement_id, within))
     }
 
     /// AVI's actions addressed to this area, newest first.
     pub async fn actions(&self) -> Result<Vec<SupervisoryAction>, Error> {
-        let rows = sqlx::query("SELECT payload FROM supervisory_actions ORDER BY received_at DESC")
-            .fetch_all(self.repo.db().pool())
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get("payload")?;
-                SupervisoryAction::decode(bytes.as_slice())
-                    .map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))
-            })
-            .collect()
+        Ok(self
+            .store
+            .actions()
+            .await?
+            .into_iter()
+            .map(|a| a.action)
+            .collect())
     }
 
     /// Sends AVI the identifying details it asked for in information request `action_id`.
     pub async fn answer_information_request(&self, action_id: &str) -> Result<usize, Error> {
         let now = self.clock.now();
-        let mut tx = self.repo.db().begin().await?;
-        let row = sqlx::query(
-            "SELECT payload, answered_at FROM supervisory_actions WHERE action_id = $1",
-        )
-        .bind(action_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(Error::NotFound)?;
-        let payload: Vec<u8> = row.try_get("payload")?;
-        let request = SupervisoryAction::decode(payload.as_slice())
-            .map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))?;
+        let mut tx = self.store.begin().await?;
+        let received = self
+            .store
+            .action_for_update(&mut tx, action_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let request = received.action;
         if request.kind != ActionKind::InformationRequest as i32 {
             return Err(Error::field("action_id", "not an information request"));
         }
-        if row.try_get::<Option<i64>, _>("answered_at")?.is_some() {
+        if received.answered_at.is_some() {
             return Err(Error::AlreadyDecided { status: "answered" });
         }
         let mut records = Vec::new();
         for id in &request.referral_ids {
-            let Some(r) = self.repo.for_update(&mut tx, id).await? else {
+            let Some(r) = self.store.referral_for_update(&mut tx, id).await? else {
                 continue;
             };
+            let events = self.store.service_events_of(&mut tx, id).await?;
             records.push(ClientRecord {
                 referral_id: r.referral_id.clone(),
                 henkilotunnus: r.henkilotunnus.clone(),
@@ -333,7 +253,10 @@ impl Desk {
                 status: format!("{:?}", r.status).to_lowercase(),
                 received_at: Some(timestamp_from(r.received_at)),
                 decided_at: r.decided_at.map(timestamp_from),
-                service_events: self.events_of(&mut tx, &r).await?,
+                service_events: events
+                    .iter()
+                    .map(|e| self.fact(&r, fact_kind(e.kind), e.date, e.recorded_at))
+                    .collect(),
             });
         }
         let answer = InformationAnswer {
@@ -356,11 +279,7 @@ impl Desk {
             now,
         )
         .await?;
-        sqlx::query("UPDATE supervisory_actions SET answered_at = $1 WHERE action_id = $2")
-            .bind(micros(now))
-            .bind(action_id)
-            .execute(&mut *tx)
-            .await?;
+        self.store.mark_answered(&mut tx, action_id, now).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(
@@ -369,34 +288,6 @@ impl Desk {
             "information request answered"
         );
         Ok(answer.records.len())
-    }
-
-    async fn events_of(
-        &self,
-        tx: &mut Tx,
-        row: &IncomingRow,
-    ) -> Result<Vec<ServiceFact>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT kind, event_date, recorded_at FROM service_events WHERE referral_id = $1 ORDER BY event_date",
-        )
-        .bind(&row.referral_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            let kind =
-                ServiceEvent::from_i32(i32::try_from(r.try_get::<i64, _>("kind")?).unwrap_or(0));
-            let date: String = r.try_get("event_date")?;
-            if let (Some(kind), Ok(date)) = (kind, date.parse()) {
-                out.push(self.fact(
-                    row,
-                    kind.fact(),
-                    date,
-                    from_micros(r.try_get("recorded_at")?),
-                ));
-            }
-        }
-        Ok(out)
     }
 }
 
@@ -431,16 +322,10 @@ impl Handler for Actions {
                 action.area_id
             )));
         }
-        sqlx::query(
-            "INSERT INTO supervisory_actions (action_id, kind, payload, received_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (action_id) DO NOTHING",
-        )
-        .bind(&action.action_id)
-        .bind(i64::from(action.kind))
-        .bind(action.encode_to_vec())
-        .bind(micros(self.desk.clock.now()))
-        .execute(&mut **tx)
-        .await?;
+        self.desk
+            .store
+            .insert_action(tx, &action, self.desk.clock.now())
+            .await?;
         tracing::warn!(action_id = %action.action_id, kind = action.kind, "supervisory action received from AVI");
         Ok(())
     }

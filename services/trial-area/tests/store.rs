@@ -1,0 +1,336 @@
+//! The trial area's store on both backends: what it writes it reads back as the same domain
+//! values, and a stored value that does not decode is an error (INTERNAL to a caller), never a
+//! default. Corrupt rows are written here with raw SQL, as a broken migration or a hand edit
+//! would leave them.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use kokeilu_bus::{Db, Outbox};
+use kokeilu_platform::ManualClock;
+use kokeilu_platform::privacy::Pseudonymizer;
+use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
+use kokeilu_test_support::{TestBackend, TestDb};
+use prost::Message;
+use trial_area::desk::Desk;
+use trial_area::domain::{IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Transfer};
+use trial_area::error::Error;
+use trial_area::store::Store;
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(TestBackend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    what_is_written_reads_back_the_same,
+    a_corrupt_referral_is_an_error_not_a_default,
+    corrupt_client_records_are_errors_not_skipped,
+);
+
+const AREA: &str = "kainuu";
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap()
+}
+
+/// A desk over a fresh, migrated database; `None` where PostgreSQL is not reachable.
+async fn desk(backend: TestBackend) -> Option<(Desk, TestDb)> {
+    let test_db = TestDb::new(backend).await?;
+    let db = Db::connect(test_db.url(), 2, &trial_area::startup::MIGRATIONS)
+        .await
+        .unwrap();
+    let desk = Desk::new(
+        AREA.to_owned(),
+        Store::new(db),
+        Outbox::new(),
+        Arc::new(ManualClock::new(now())),
+        Pseudonymizer::new(b"a test key of 32 bytes, no more.").unwrap(),
+    );
+    Some((desk, test_db))
+}
+
+fn referral(n: u8) -> IncomingReferral {
+    IncomingReferral {
+        referral_id: uuid::Uuid::now_v7().to_string(),
+        area_id: AREA.into(),
+        henkilotunnus: format!("0101900{n}2A"),
+        home_municipality_code: "205".into(),
+        grounds: vec![1, 3],
+        job_search_start: NaiveDate::from_ymd_opt(2024, 8, 28).unwrap(),
+        referral_date: NaiveDate::from_ymd_opt(2024, 9, 1).unwrap(),
+        status: IncomingStatus::Received,
+        received_at: now(),
+        decided_at: None,
+        rejection_reason: None,
+        rejection_detail: String::new(),
+        issued_message_id: uuid::Uuid::now_v7().to_string(),
+        trace_context: vec![("traceparent".into(), "00-abc-def-01".into())],
+        cursor: 0,
+    }
+}
+
+async fn receive(desk: &Desk, r: &IncomingReferral) {
+    let mut tx = desk.store.begin().await.unwrap();
+    assert!(desk.receive(&mut tx, r).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
+async fn exec(db: &Db, sql: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(db.pool())
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// `result` failed on a stored value of `column` that does not decode.
+fn assert_corrupt<T: std::fmt::Debug>(result: Result<T, sqlx::Error>, column: &str) {
+    match result {
+        Err(sqlx::Error::ColumnDecode { index, .. }) => assert_eq!(index, column),
+        other => panic!("expected a decode error on {column}, got {other:?}"),
+    }
+}
+
+/// A use case failed on stored data: a database error, INTERNAL to the caller.
+fn assert_internal<T: std::fmt::Debug>(result: Result<T, Error>) {
+    match result {
+        Err(e @ Error::Database(sqlx::Error::ColumnDecode { .. })) => {
+            assert_eq!(tonic::Status::from(e).code(), tonic::Code::Internal);
+        }
+        other => panic!("expected a decode error, got {other:?}"),
+    }
+}
+
+async fn what_is_written_reads_back_the_same(backend: TestBackend) {
+    let Some((desk, _test_db)) = desk(backend).await else {
+        return;
+    };
+    let store = &desk.store;
+    let r = referral(1);
+    receive(&desk, &r).await;
+    let mut tx = store.begin().await.unwrap();
+    assert!(
+        !store.insert_referral(&mut tx, &r).await.unwrap(),
+        "stored twice"
+    );
+    tx.rollback().await.unwrap();
+
+    let stored = store.referral(&r.referral_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        IncomingReferral {
+            cursor: 1,
+            ..r.clone()
+        }
+    );
+
+    let rejected = desk
+        .reject(
+            &r.referral_id,
+            Rejection::validate(2, "ei kohderyhmää").unwrap(),
+        )
+        .await
+        .unwrap();
+    let stored = store.referral(&r.referral_id).await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        IncomingReferral {
+            cursor: 2,
+            ..rejected
+        }
+    );
+    let feed = store.feed_after(0, 10).await.unwrap();
+    assert_eq!(
+        feed.iter()
+            .map(|c| (c.cursor, c.status))
+            .collect::<Vec<_>>(),
+        vec![(1, IncomingStatus::Rejected), (2, IncomingStatus::Rejected)]
+    );
+    assert_eq!(store.last_feed_seq().await.unwrap(), 2);
+
+    let client = referral(2);
+    receive(&desk, &client).await;
+    desk.acknowledge(&client.referral_id).await.unwrap();
+    let only = |s| store.list_referrals(Some(s), 10, None);
+    assert_eq!(only(IncomingStatus::Acknowledged).await.unwrap().len(), 1);
+    assert_eq!(only(IncomingStatus::Rejected).await.unwrap().len(), 1);
+    assert_eq!(only(IncomingStatus::Received).await.unwrap().len(), 0);
+    assert_eq!(store.list_referrals(None, 10, None).await.unwrap().len(), 2);
+
+    let date = NaiveDate::from_ymd_opt(2024, 8, 30).unwrap();
+    desk.record_service_event(&client.referral_id, ServiceEvent::EmploymentPlan, date)
+        .await
+        .unwrap();
+    desk.transfer_client(&client.referral_id, "te-office", date)
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let events = store
+        .service_events_of(&mut tx, &client.referral_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| (e.kind, e.date)).collect::<Vec<_>>(),
+        vec![(ServiceEvent::EmploymentPlan, date)]
+    );
+    assert_eq!(
+        store
+            .transfer_of(&mut tx, &client.referral_id)
+            .await
+            .unwrap(),
+        Some(Transfer {
+            destination: "te-office".into(),
+            date,
+        })
+    );
+}
+
+async fn a_corrupt_referral_is_an_error_not_a_default(backend: TestBackend) {
+    let Some((desk, _test_db)) = desk(backend).await else {
+        return;
+    };
+    let db = desk.store.db().clone();
+    let r = referral(1);
+    receive(&desk, &r).await;
+    let id = &r.referral_id;
+    let corruptions = [
+        ("status", "status = 9"),
+        ("job_search_start", "job_search_start = 'garbage'"),
+        ("referral_date", "referral_date = '2024-02-30'"),
+        ("received_at", "received_at = 9223372036854775807"),
+        ("decided_at", "decided_at = -9223372036854775807"),
+        ("rejection_reason", "rejection_reason = 7"),
+        ("grounds", "grounds = '1,x'"),
+        ("trace_context", "trace_context = 'garbage'"),
+    ];
+    for (column, set) in corruptions {
+        exec(
+            &db,
+            "UPDATE incoming_referrals SET status = 1, job_search_start = '2024-08-28', \
+                   referral_date = '2024-09-01', received_at = 0, decided_at = NULL, \
+                   rejection_reason = 0, grounds = '1', trace_context = '[]'",
+        )
+        .await;
+        desk.referral(id).await.unwrap();
+        exec(&db, &format!("UPDATE incoming_referrals SET {set}")).await;
+        assert_corrupt(desk.store.referral(id).await, column);
+        assert_corrupt(desk.store.list_referrals(None, 10, None).await, column);
+        assert_corrupt(desk.store.feed_after(0, 10).await, column);
+        assert_internal(desk.referral(id).await);
+        assert_internal(desk.acknowledge(id).await);
+    }
+    // Nothing was decided on the corrupt row.
+    assert_eq!(
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox")
+            .fetch_one(db.pool())
+            .await
+            .unwrap(),
+        1,
+        "only the receipt is queued"
+    );
+}
+
+async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
+    let Some((desk, _test_db)) = desk(backend).await else {
+        return;
+    };
+    let db = desk.store.db().clone();
+    let r = referral(1);
+    receive(&desk, &r).await;
+    let id = &r.referral_id;
+    desk.acknowledge(id).await.unwrap();
+    let date = NaiveDate::from_ymd_opt(2024, 8, 30).unwrap();
+    desk.record_service_event(id, ServiceEvent::InitialInterview, date)
+        .await
+        .unwrap();
+    let request = SupervisoryAction {
+        action_id: uuid::Uuid::now_v7().to_string(),
+        area_id: AREA.into(),
+        kind: ActionKind::InformationRequest as i32,
+        referral_ids: vec![id.clone()],
+        ..Default::default()
+    };
+    let mut tx = desk.store.begin().await.unwrap();
+    assert!(
+        desk.store
+            .insert_action(&mut tx, &request, now())
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+
+    // An unknown service event kind, then a date that is no date: the answer to AVI fails
+    // instead of leaving the event out.
+    for (column, set) in [
+        ("kind", "kind = 9"),
+        ("event_date", "event_date = 'garbage'"),
+    ] {
+        exec(
+            &db,
+            "UPDATE service_events SET kind = 1, event_date = '2024-08-30'",
+        )
+        .await;
+        exec(&db, &format!("UPDATE service_events SET {set}")).await;
+        let mut tx = desk.store.begin().await.unwrap();
+        assert_corrupt(desk.store.service_events_of(&mut tx, id).await, column);
+        tx.rollback().await.unwrap();
+        assert_internal(desk.answer_information_request(&request.action_id).await);
+    }
+    exec(
+        &db,
+        "UPDATE service_events SET kind = 1, event_date = '2024-08-30'",
+    )
+    .await;
+
+    // A stored action that is no protobuf message, or answered at no representable time.
+    let set_payload = |bytes: Vec<u8>| {
+        sqlx::query("UPDATE supervisory_actions SET payload = $1")
+            .bind(bytes)
+            .execute(db.pool())
+    };
+    set_payload(vec![0xff, 0xff]).await.unwrap();
+    assert_corrupt(desk.store.actions().await, "payload");
+    assert_internal(desk.actions().await);
+    assert_internal(desk.answer_information_request(&request.action_id).await);
+    set_payload(request.encode_to_vec()).await.unwrap();
+    exec(
+        &db,
+        "UPDATE supervisory_actions SET answered_at = 9223372036854775807",
+    )
+    .await;
+    assert_corrupt(desk.store.actions().await, "answered_at");
+    assert_internal(desk.actions().await);
+    assert_internal(desk.answer_information_request(&request.action_id).await);
+    exec(&db, "UPDATE supervisory_actions SET answered_at = NULL").await;
+    assert_eq!(
+        desk.answer_information_request(&request.action_id)
+            .await
+            .unwrap(),
+        1
+    );
+
+    // A transfer date that does not parse no longer reads as the earliest date.
+    desk.transfer_client(id, "te-office", date).await.unwrap();
+    exec(&db, "UPDATE transfers SET transfer_date = 'garbage'").await;
+    let mut tx = desk.store.begin().await.unwrap();
+    assert_corrupt(desk.store.transfer_of(&mut tx, id).await, "transfer_date");
+    tx.rollback().await.unwrap();
+    assert_internal(desk.transfer_client(id, "te-office", date).await);
+    assert_internal(
+        desk.record_service_event(id, ServiceEvent::EmploymentPlan, date)
+            .await,
+    );
+}
