@@ -1,7 +1,7 @@
 //! Cases: one per referral, with the dates the statistics count.
 
 use chrono::{DateTime, Utc};
-use kokeilu_bus::Tx;
+use kokeilu_bus::{Backend, Tx};
 
 use super::{Store, date, micros, opt_date};
 use crate::domain::{Case, CaseSummary, CaseUpdate, DeadlineKind, DeadlineStatus, Referral};
@@ -83,17 +83,26 @@ impl Store {
         Ok(inserted.rows_affected() > 0)
     }
 
-    /// The case of a referral, if the referral is known.
+    /// The case of a referral, if the referral is known, locked for the rest of `tx` on
+    /// PostgreSQL: facts about one referral apply one after the other. (`NO KEY`: the
+    /// foreign-key checks of deadlines opened meanwhile, as by the sweep, do not wait for it.)
     pub async fn case(&self, tx: &mut Tx, referral_id: &str) -> Result<Option<Case>, sqlx::Error> {
-        sqlx::query_as::<_, CaseRow>(
-            "SELECT referral_id, area_id, client_pseudonym, job_search_start FROM cases \
-             WHERE referral_id = $1",
-        )
-        .bind(referral_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .map(Case::try_from)
-        .transpose()
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT referral_id, area_id, client_pseudonym, job_search_start FROM cases \
+                 WHERE referral_id = $1"
+            }
+            Backend::Postgres => {
+                "SELECT referral_id, area_id, client_pseudonym, job_search_start FROM cases \
+                 WHERE referral_id = $1 FOR NO KEY UPDATE"
+            }
+        };
+        sqlx::query_as::<_, CaseRow>(sql)
+            .bind(referral_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(Case::try_from)
+            .transpose()
     }
 
     pub async fn update_case(
