@@ -3,14 +3,12 @@
 //! the outbox. Information requests and every read of an answer are logged.
 
 use chrono::NaiveDate;
-use kokeilu_bus::db::micros;
 use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_proto::supervision::{ActionKind, InformationAnswer, SupervisoryAction};
 use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
-use prost::Message;
-use sqlx::Row;
 
+use crate::domain::Access;
 use crate::error::Error;
 use crate::ledger::Ledger;
 
@@ -41,28 +39,20 @@ impl Ledger {
             partial: a.partial,
             issued_at: Some(timestamp_from(now)),
         };
-        let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "INSERT INTO actions (action_id, kind, area_id, payload, issued_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&action.action_id)
-        .bind(i64::from(action.kind))
-        .bind(&action.area_id)
-        .bind(action.encode_to_vec())
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.store.begin().await?;
+        self.store.insert_action(&mut tx, &action, now).await?;
         if a.kind == ActionKind::InformationRequest {
-            sqlx::query(
-                "INSERT INTO access_log (action_id, area_id, what, purpose, at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&action.action_id)
-            .bind(&action.area_id)
-            .bind(format!("information requested on {} referrals", action.referral_ids.len()))
-            .bind(&a.text)
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?;
+            let access = Access {
+                action_id: action.action_id.clone(),
+                area: action.area_id.clone(),
+                what: format!(
+                    "information requested on {} referrals",
+                    action.referral_ids.len()
+                ),
+                purpose: a.text,
+                at: now,
+            };
+            self.store.log_access(&mut tx, &access).await?;
         }
         let env = seal(
             envelope::supervisor(),
@@ -85,42 +75,28 @@ impl Ledger {
     }
 
     pub async fn actions(&self, area: &str) -> Result<Vec<SupervisoryAction>, Error> {
-        let rows = sqlx::query(
-            "SELECT payload FROM actions WHERE ($1 = '' OR area_id = $1) ORDER BY issued_at DESC",
-        )
-        .bind(area)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let bytes: Vec<u8> = r.try_get("payload")?;
-                SupervisoryAction::decode(bytes.as_slice())
-                    .map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))
-            })
-            .collect()
+        Ok(self.store.actions(area).await?)
     }
 
     /// The answer to an information request (the read is logged).
     pub async fn answer(&self, action_id: &str) -> Result<InformationAnswer, Error> {
-        let mut tx = self.db.begin().await?;
-        let row =
-            sqlx::query("SELECT area_id, payload FROM information_answers WHERE action_id = $1")
-                .bind(action_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(Error::NotFound(
-                    "no answer to that information request (yet)",
-                ))?;
-        let bytes: Vec<u8> = row.try_get("payload")?;
-        let answer = InformationAnswer::decode(bytes.as_slice())
-            .map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))?;
-        sqlx::query("INSERT INTO access_log (action_id, area_id, what, purpose, at) VALUES ($1, $2, 'answer read', '', $3)")
-            .bind(action_id)
-            .bind(row.try_get::<String, _>("area_id")?)
-            .bind(micros(self.clock.now()))
-            .execute(&mut *tx)
-            .await?;
+        let mut tx = self.store.begin().await?;
+        let stored = self
+            .store
+            .answer(&mut tx, action_id)
+            .await?
+            .ok_or(Error::NotFound(
+                "no answer to that information request (yet)",
+            ))?;
+        let access = Access {
+            action_id: action_id.to_owned(),
+            area: stored.area,
+            what: "answer read".into(),
+            purpose: String::new(),
+            at: self.clock.now(),
+        };
+        self.store.log_access(&mut tx, &access).await?;
         tx.commit().await?;
-        Ok(answer)
+        Ok(stored.answer)
     }
 }

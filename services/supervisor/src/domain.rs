@@ -1,13 +1,50 @@
 //! AVI's supervision rules, free of wire and storage types: which deadlines a fact opens or meets,
-//! and how deadline states move. Deadlines come from the rules crate (effective-dated); the
-//! acknowledgement deadline is operational (configurable, default 2 working days).
+//! how deadline states move, and which compliance events follow. Deadlines come from the rules
+//! crate (effective-dated); the acknowledgement deadline is operational (configurable, default 2
+//! working days).
+//!
+//! Applying a fact or a missed deadline is decided here in one pure step ([`decide_referral`],
+//! [`decide_fact`], [`decide_missed`]) from what the ledger loaded through the store; the ledger
+//! then writes the whole [`Decision`].
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use kokeilu_rules::competence::{Issuer, StatementSubject, competence};
 use kokeilu_rules::deadlines;
+use kokeilu_rules::registry::Registry;
 use kokeilu_rules::workdays::add_working_days;
 
-/// What must happen by a due date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A stored number that no variant of a typed enum has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {value}")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: i64,
+}
+
+/// `TryFrom<i64>` and `From<Enum> for i64` for an enum stored as an integer column.
+macro_rules! stored_enum {
+    ($name:ident, $what:literal, { $($variant:ident = $n:literal),* $(,)? }) => {
+        impl TryFrom<i64> for $name {
+            type Error = UnknownValue;
+            fn try_from(value: i64) -> Result<Self, UnknownValue> {
+                match value {
+                    $($n => Ok(Self::$variant),)*
+                    _ => Err(UnknownValue { what: $what, value }),
+                }
+            }
+        }
+        impl From<$name> for i64 {
+            fn from(v: $name) -> i64 {
+                match v {
+                    $($name::$variant => $n,)*
+                }
+            }
+        }
+    };
+}
+
+/// What must happen by a due date (the wire enum's numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DeadlineKind {
     Acknowledgement = 1,
     InitialInterview = 2,
@@ -17,19 +54,16 @@ pub enum DeadlineKind {
     HalfYearlyDiscussions = 6,
 }
 
-impl DeadlineKind {
-    pub fn from_i64(v: i64) -> Option<Self> {
-        Some(match v {
-            1 => Self::Acknowledgement,
-            2 => Self::InitialInterview,
-            3 => Self::IntensiveDiscussions,
-            4 => Self::RegularDiscussion,
-            5 => Self::Statement,
-            6 => Self::HalfYearlyDiscussions,
-            _ => return None,
-        })
-    }
+stored_enum!(DeadlineKind, "deadline kind", {
+    Acknowledgement = 1,
+    InitialInterview = 2,
+    IntensiveDiscussions = 3,
+    RegularDiscussion = 4,
+    Statement = 5,
+    HalfYearlyDiscussions = 6,
+});
 
+impl DeadlineKind {
     pub fn name(self) -> &'static str {
         match self {
             Self::Acknowledgement => "acknowledgement",
@@ -53,6 +87,14 @@ pub enum DeadlineStatus {
     Cancelled = 5,
 }
 
+stored_enum!(DeadlineStatus, "deadline status", {
+    Open = 1,
+    Met = 2,
+    Missed = 3,
+    MetLate = 4,
+    Cancelled = 5,
+});
+
 /// A compliance event's kind (the wire enum's numbers) and subject token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComplianceKind {
@@ -62,18 +104,15 @@ pub enum ComplianceKind {
     StatementOutsideCompetence = 4,
 }
 
-impl ComplianceKind {
-    pub fn from_i64(v: i64) -> Option<Self> {
-        Some(match v {
-            1 => Self::DeadlineMissed,
-            2 => Self::DeadlineMetLate,
-            3 => Self::WrongArea,
-            4 => Self::StatementOutsideCompetence,
-            _ => return None,
-        })
-    }
+stored_enum!(ComplianceKind, "compliance kind", {
+    DeadlineMissed = 1,
+    DeadlineMetLate = 2,
+    WrongArea = 3,
+    StatementOutsideCompetence = 4,
+});
 
-    /// NATS subject token.
+impl ComplianceKind {
+    /// NATS subject token (also the `kind` label of the compliance-event metric).
     pub fn token(self) -> &'static str {
         match self {
             Self::DeadlineMissed => "deadline_missed",
@@ -82,6 +121,120 @@ impl ComplianceKind {
             Self::StatementOutsideCompetence => "statement_outside_competence",
         }
     }
+}
+
+/// A referral as the supervisor records it (pseudonymised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    pub referral_id: String,
+    pub area: String,
+    pub pseudonym: String,
+    pub municipality_code: String,
+    pub date: NaiveDate,
+    pub job_search_start: NaiveDate,
+    pub grounds: Vec<String>,
+}
+
+/// What the ledger needs to know of a referral's case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub referral_id: String,
+    pub area: String,
+    pub pseudonym: String,
+    pub job_search_start: NaiveDate,
+}
+
+impl Referral {
+    pub fn case(&self) -> Case {
+        Case {
+            referral_id: self.referral_id.clone(),
+            area: self.area.clone(),
+            pseudonym: self.pseudonym.clone(),
+            job_search_start: self.job_search_start,
+        }
+    }
+}
+
+/// A case for the statistics: when it was referred and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    pub area: String,
+    pub municipality_code: String,
+    pub referral_date: NaiveDate,
+    pub job_search_start: NaiveDate,
+    pub acknowledged_on: Option<NaiveDate>,
+    pub rejected_on: Option<NaiveDate>,
+    pub initial_interview_on: Option<NaiveDate>,
+    /// The initial-interview deadline was missed or met late.
+    pub late_initial_interview: bool,
+}
+
+/// A stored deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    pub id: i64,
+    pub kind: DeadlineKind,
+    pub due: NaiveDate,
+    pub required: i64,
+    pub done: i64,
+    pub status: DeadlineStatus,
+    pub rule: String,
+}
+
+/// An open deadline whose last day has passed, with its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overdue {
+    pub deadline: Deadline,
+    pub case: Case,
+}
+
+/// How many deadlines of an area are of one kind and in one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineCount {
+    pub kind: DeadlineKind,
+    pub status: DeadlineStatus,
+    pub count: u32,
+}
+
+/// A compliance event about to be stored and published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub kind: ComplianceKind,
+    pub area: String,
+    pub referral_id: String,
+    pub pseudonym: String,
+    pub deadline: Option<DeadlineKind>,
+    pub due: Option<NaiveDate>,
+    pub date: NaiveDate,
+    pub detail: String,
+    pub rule: String,
+}
+
+/// A stored compliance event (an entry of the subscription feed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceEvent {
+    pub seq: i64,
+    pub event_id: String,
+    pub kind: ComplianceKind,
+    pub area: String,
+    pub referral_id: String,
+    pub pseudonym: String,
+    pub deadline: Option<DeadlineKind>,
+    pub due: Option<NaiveDate>,
+    pub date: NaiveDate,
+    pub detail: String,
+    pub rule: String,
+    pub detected_at: DateTime<Utc>,
+}
+
+/// A read of, or a request for, identifying data (the access log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub action_id: String,
+    pub area: String,
+    pub what: String,
+    pub purpose: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A deadline to open.
@@ -193,6 +346,348 @@ pub fn is_overdue(due: NaiveDate, today: NaiveDate) -> bool {
     today > due
 }
 
+/// A service fact about an existing case (the referral itself is [`Referral`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    Acknowledged,
+    Rejected,
+    InitialInterviewHeld,
+    JobSearchDiscussionHeld,
+    StatementIssued {
+        /// The statement's subject as reported (a rules-crate `StatementSubject` name).
+        subject: String,
+        information_received: Option<NaiveDate>,
+    },
+    Transferred,
+    /// A fact that changes nothing the supervisor tracks (an employment plan).
+    Other,
+}
+
+impl Fact {
+    /// The kinds of deadline this fact counts towards, in the order they are progressed.
+    pub fn progresses(&self) -> &'static [DeadlineKind] {
+        match self {
+            Self::Acknowledged | Self::Rejected => &[DeadlineKind::Acknowledgement],
+            Self::InitialInterviewHeld => &[DeadlineKind::InitialInterview],
+            Self::JobSearchDiscussionHeld => &[
+                DeadlineKind::IntensiveDiscussions,
+                DeadlineKind::HalfYearlyDiscussions,
+                DeadlineKind::RegularDiscussion,
+            ],
+            Self::StatementIssued { .. } | Self::Transferred | Self::Other => &[],
+        }
+    }
+}
+
+/// A change to a case's own dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseUpdate {
+    Acknowledged(NaiveDate),
+    Rejected(NaiveDate),
+    /// The first initial interview (a later one does not move it).
+    InitialInterview(NaiveDate),
+}
+
+/// A change to a stored deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadlineChange {
+    /// One more event counted; still short of the required count.
+    Progressed { id: i64, done: i64 },
+    /// The required count is reached on `on`.
+    Met {
+        id: i64,
+        done: i64,
+        status: DeadlineStatus,
+        on: NaiveDate,
+    },
+}
+
+/// A deadline to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    pub deadline: NewDeadline,
+    pub status: DeadlineStatus,
+    /// Set when the deadline is met as it opens (a statement); it then counts as done.
+    pub met_on: Option<NaiveDate>,
+}
+
+impl Opening {
+    fn open(deadline: NewDeadline) -> Self {
+        Self {
+            deadline,
+            status: DeadlineStatus::Open,
+            met_on: None,
+        }
+    }
+}
+
+/// Which open deadlines of a referral no longer apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// All of them (a rejection).
+    All,
+    /// Those due on or after the day (a transfer: what fell due while the client was the
+    /// area's stays open, and the sweep reports it if unmet).
+    DueFrom(NaiveDate),
+}
+
+/// Everything one fact or one missed deadline changes, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    pub case: Option<CaseUpdate>,
+    pub changes: Vec<DeadlineChange>,
+    pub opens: Vec<Opening>,
+    pub cancel: Option<Cancel>,
+    /// Compliance events to store and publish, in this order.
+    pub events: Vec<Draft>,
+}
+
+/// The event of a deadline missed (`date` = the due date or the day the miss was found) or met
+/// late (`date` = the day it was met).
+pub fn deadline_event(
+    kind: ComplianceKind,
+    case: &Case,
+    deadline: DeadlineKind,
+    due: NaiveDate,
+    date: NaiveDate,
+    rule: &str,
+) -> Draft {
+    let detail = match kind {
+        ComplianceKind::DeadlineMissed => format!("{} due {due} not met", deadline.name()),
+        _ => format!("{} due {due} met on {date}", deadline.name()),
+    };
+    Draft {
+        kind,
+        area: case.area.clone(),
+        referral_id: case.referral_id.clone(),
+        pseudonym: case.pseudonym.clone(),
+        deadline: Some(deadline),
+        due: Some(due),
+        date,
+        detail,
+        rule: rule.to_owned(),
+    }
+}
+
+/// A new referral: its deadlines, and a wrong-area event when the area does not cover the
+/// client's home municipality on the referral date.
+pub fn decide_referral(r: &Referral, ack_working_days: u32, registry: &Registry) -> Decision {
+    let mut d = Decision {
+        opens: on_referral(r.date, r.job_search_start, ack_working_days)
+            .into_iter()
+            .map(Opening::open)
+            .collect(),
+        ..Decision::default()
+    };
+    let on = r.date;
+    let competent = registry.area_for_municipality(&r.municipality_code, on);
+    if competent.is_none_or(|a| a.slug != r.area) {
+        let detail = match competent {
+            Some(a) => format!(
+                "municipality {} belongs to area {} on {on}, not {}",
+                r.municipality_code, a.slug, r.area
+            ),
+            None => format!(
+                "municipality {} is in no trial area on {on}",
+                r.municipality_code
+            ),
+        };
+        d.events.push(Draft {
+            kind: ComplianceKind::WrongArea,
+            area: r.area.clone(),
+            referral_id: r.referral_id.clone(),
+            pseudonym: r.pseudonym.clone(),
+            deadline: None,
+            due: None,
+            date: on,
+            detail,
+            rule: "1269/2020 5 § 1 mom (home municipality decides)".into(),
+        });
+    }
+    d
+}
+
+/// A fact on `on` about `case`. `deadlines` are the case's open or missed deadlines of the
+/// kinds [`Fact::progresses`] names that count events on `on`, by due date; `half_yearly_opened`
+/// is how many half-yearly deadlines the case has. An unusable fact is an `Err` with the reason.
+pub fn decide_fact(
+    fact: &Fact,
+    on: NaiveDate,
+    case: &Case,
+    deadlines: &[Deadline],
+    half_yearly_opened: i64,
+) -> Result<Decision, String> {
+    let mut d = Decision::default();
+    let mut half_yearly_opened = half_yearly_opened;
+    for &kind in fact.progresses() {
+        progress(&mut d, case, kind, on, deadlines, &mut half_yearly_opened);
+    }
+    match fact {
+        Fact::Acknowledged => d.case = Some(CaseUpdate::Acknowledged(on)),
+        Fact::Rejected => {
+            d.case = Some(CaseUpdate::Rejected(on));
+            d.cancel = Some(Cancel::All);
+        }
+        Fact::InitialInterviewHeld => {
+            d.case = Some(CaseUpdate::InitialInterview(on));
+            d.opens.extend(
+                on_initial_interview(case.job_search_start, on)
+                    .into_iter()
+                    .map(Opening::open),
+            );
+        }
+        Fact::JobSearchDiscussionHeld => d
+            .opens
+            .push(Opening::open(next_regular(case.job_search_start, on))),
+        Fact::StatementIssued {
+            subject,
+            information_received,
+        } => statement(&mut d, case, on, subject, *information_received)?,
+        Fact::Transferred => d.cancel = Some(Cancel::DueFrom(on)),
+        Fact::Other => {}
+    }
+    Ok(d)
+}
+
+/// Counts one event on `on` towards the deadlines of `kind`; a deadline whose required count is
+/// reached is met, on time or late. A deadline met after its due date whose miss was not
+/// reported yet gets both events, in order.
+fn progress(
+    d: &mut Decision,
+    case: &Case,
+    kind: DeadlineKind,
+    on: NaiveDate,
+    deadlines: &[Deadline],
+    half_yearly_opened: &mut i64,
+) {
+    for dl in deadlines.iter().filter(|dl| dl.kind == kind) {
+        let done = dl.done + 1;
+        if done < dl.required {
+            d.changes
+                .push(DeadlineChange::Progressed { id: dl.id, done });
+            continue;
+        }
+        let status = meet(dl.status, dl.due, on);
+        d.changes.push(DeadlineChange::Met {
+            id: dl.id,
+            done,
+            status,
+            on,
+        });
+        if kind == DeadlineKind::HalfYearlyDiscussions && dl.status == DeadlineStatus::Open {
+            // Met (on time or late) without a reported miss: the next 6 months begin.
+            open_next_half_year(d, case, half_yearly_opened);
+        }
+        if status == DeadlineStatus::MetLate {
+            if dl.status == DeadlineStatus::Open {
+                d.events.push(deadline_event(
+                    ComplianceKind::DeadlineMissed,
+                    case,
+                    kind,
+                    dl.due,
+                    dl.due,
+                    &dl.rule,
+                ));
+            }
+            d.events.push(deadline_event(
+                ComplianceKind::DeadlineMetLate,
+                case,
+                kind,
+                dl.due,
+                on,
+                &dl.rule,
+            ));
+        }
+    }
+}
+
+/// Opens the half-yearly discussions of the next 6-month period, if the law requires them.
+fn open_next_half_year(d: &mut Decision, case: &Case, opened: &mut i64) {
+    let period = u32::try_from(*opened + 1).unwrap_or(u32::MAX);
+    if let Some(next) = half_yearly(case.job_search_start, period) {
+        d.opens.push(Opening::open(next));
+        *opened += 1;
+    }
+}
+
+/// A statement issued on `on`: outside the area's competence it is an event; its deadline opens
+/// met (on time or late).
+fn statement(
+    d: &mut Decision,
+    case: &Case,
+    on: NaiveDate,
+    subject_name: &str,
+    information_received: Option<NaiveDate>,
+) -> Result<(), String> {
+    let subject: StatementSubject =
+        serde_json::from_value(serde_json::Value::String(subject_name.to_owned()))
+            .map_err(|_| format!("unknown statement subject {subject_name:?}"))?;
+    let received =
+        information_received.ok_or_else(|| "statement without the information date".to_owned())?;
+    let c = competence(subject, on);
+    if c.issuer != Issuer::Municipality {
+        d.events.push(Draft {
+            kind: ComplianceKind::StatementOutsideCompetence,
+            area: case.area.clone(),
+            referral_id: case.referral_id.clone(),
+            pseudonym: case.pseudonym.clone(),
+            deadline: None,
+            due: None,
+            date: on,
+            detail: format!(
+                "statement on {subject_name} issued by the area; competent: {:?}",
+                c.issuer
+            ),
+            rule: c.rule.law.to_owned(),
+        });
+    }
+    let due = deadlines::statement(received);
+    let deadline = NewDeadline {
+        kind: DeadlineKind::Statement,
+        due: due.due,
+        required: 1,
+        rule: due.rule.law.to_owned(),
+        opens: None,
+    };
+    let status = meet(DeadlineStatus::Open, deadline.due, on);
+    if status == DeadlineStatus::MetLate {
+        d.events.push(deadline_event(
+            ComplianceKind::DeadlineMetLate,
+            case,
+            DeadlineKind::Statement,
+            deadline.due,
+            on,
+            &deadline.rule,
+        ));
+    }
+    d.opens.push(Opening {
+        deadline,
+        status,
+        met_on: Some(on),
+    });
+    Ok(())
+}
+
+/// An open deadline found missed on `today` (its state already set to missed): the event, and
+/// for half-yearly discussions the next period's. `half_yearly_opened` as in [`decide_fact`].
+pub fn decide_missed(o: &Overdue, today: NaiveDate, half_yearly_opened: i64) -> Decision {
+    let mut d = Decision::default();
+    let dl = &o.deadline;
+    d.events.push(deadline_event(
+        ComplianceKind::DeadlineMissed,
+        &o.case,
+        dl.kind,
+        dl.due,
+        today,
+        &dl.rule,
+    ));
+    if dl.kind == DeadlineKind::HalfYearlyDiscussions {
+        let mut opened = half_yearly_opened;
+        open_next_half_year(&mut d, &o.case, &mut opened);
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,5 +745,315 @@ mod tests {
         );
         assert!(!is_overdue(due, due));
         assert!(is_overdue(due, day(2024, 9, 7)));
+    }
+
+    fn case() -> Case {
+        Case {
+            referral_id: "r1".into(),
+            area: "kainuu".into(),
+            pseudonym: "p1".into(),
+            job_search_start: day(2024, 3, 4),
+        }
+    }
+
+    fn deadline(
+        id: i64,
+        kind: DeadlineKind,
+        due: NaiveDate,
+        required: i64,
+        done: i64,
+        status: DeadlineStatus,
+    ) -> Deadline {
+        Deadline {
+            id,
+            kind,
+            due,
+            required,
+            done,
+            status,
+            rule: format!("rule {id}"),
+        }
+    }
+
+    /// (kind, deadline, due, date) of each event, in order.
+    type EventKey = (
+        ComplianceKind,
+        Option<DeadlineKind>,
+        Option<NaiveDate>,
+        NaiveDate,
+    );
+
+    fn events(d: &Decision) -> Vec<EventKey> {
+        d.events
+            .iter()
+            .map(|e| (e.kind, e.deadline, e.due, e.date))
+            .collect()
+    }
+
+    #[test]
+    fn one_discussion_decides_every_deadline_it_counts_towards() {
+        use DeadlineKind::*;
+        use DeadlineStatus::*;
+        let on = day(2024, 10, 10);
+        let half_due = day(2024, 10, 4);
+        let regular_due = day(2024, 10, 1);
+        let loaded = [
+            deadline(1, IntensiveDiscussions, day(2024, 6, 4), 3, 1, Open),
+            deadline(2, HalfYearlyDiscussions, half_due, 2, 1, Open),
+            deadline(3, RegularDiscussion, regular_due, 1, 0, Missed),
+        ];
+        let d = decide_fact(&Fact::JobSearchDiscussionHeld, on, &case(), &loaded, 1).unwrap();
+        assert_eq!(d.case, None);
+        assert_eq!(d.cancel, None);
+        assert_eq!(
+            d.changes,
+            [
+                DeadlineChange::Progressed { id: 1, done: 2 },
+                DeadlineChange::Met {
+                    id: 2,
+                    done: 2,
+                    status: MetLate,
+                    on
+                },
+                DeadlineChange::Met {
+                    id: 3,
+                    done: 1,
+                    status: MetLate,
+                    on
+                },
+            ]
+        );
+        // Unreported miss of the half-yearly ones: both events; the regular one was reported
+        // missed already: only the late meeting.
+        assert_eq!(
+            events(&d),
+            [
+                (
+                    ComplianceKind::DeadlineMissed,
+                    Some(HalfYearlyDiscussions),
+                    Some(half_due),
+                    half_due
+                ),
+                (
+                    ComplianceKind::DeadlineMetLate,
+                    Some(HalfYearlyDiscussions),
+                    Some(half_due),
+                    on
+                ),
+                (
+                    ComplianceKind::DeadlineMetLate,
+                    Some(RegularDiscussion),
+                    Some(regular_due),
+                    on
+                ),
+            ]
+        );
+        assert_eq!(d.events[1].rule, "rule 2");
+        // The second half-year begins, and the next regular discussion is due.
+        let opened: Vec<_> = d.opens.iter().map(|o| o.deadline.kind).collect();
+        assert_eq!(opened, [HalfYearlyDiscussions, RegularDiscussion]);
+        assert_eq!(
+            d.opens[0],
+            Opening::open(half_yearly(day(2024, 3, 4), 2).unwrap())
+        );
+    }
+
+    #[test]
+    fn facts_about_a_case_decide_its_dates_and_cancellations() {
+        use DeadlineKind::*;
+        use DeadlineStatus::*;
+        let on = day(2024, 9, 3);
+        let ack = [deadline(7, Acknowledgement, day(2024, 9, 4), 1, 0, Open)];
+        let met = DeadlineChange::Met {
+            id: 7,
+            done: 1,
+            status: Met,
+            on,
+        };
+        let table: [(Fact, &[Deadline], Decision); 4] = [
+            (
+                Fact::Acknowledged,
+                &ack,
+                Decision {
+                    case: Some(CaseUpdate::Acknowledged(on)),
+                    changes: vec![met],
+                    ..Decision::default()
+                },
+            ),
+            (
+                Fact::Rejected,
+                &ack,
+                Decision {
+                    case: Some(CaseUpdate::Rejected(on)),
+                    changes: vec![met],
+                    cancel: Some(Cancel::All),
+                    ..Decision::default()
+                },
+            ),
+            (
+                Fact::Transferred,
+                &[],
+                Decision {
+                    cancel: Some(Cancel::DueFrom(on)),
+                    ..Decision::default()
+                },
+            ),
+            (Fact::Other, &[], Decision::default()),
+        ];
+        for (fact, loaded, want) in table {
+            assert_eq!(
+                decide_fact(&fact, on, &case(), loaded, 0).unwrap(),
+                want,
+                "{fact:?}"
+            );
+        }
+        let interview = decide_fact(&Fact::InitialInterviewHeld, on, &case(), &[], 0).unwrap();
+        assert_eq!(interview.case, Some(CaseUpdate::InitialInterview(on)));
+        assert_eq!(
+            interview.opens,
+            on_initial_interview(day(2024, 3, 4), on)
+                .into_iter()
+                .map(Opening::open)
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn statements_open_their_deadline_met_and_flag_what_is_outside_competence() {
+        let statement = |subject: &str, received: Option<NaiveDate>| Fact::StatementIssued {
+            subject: subject.into(),
+            information_received: received,
+        };
+        let received = day(2024, 9, 2);
+        // In time and within the municipality's competence: nothing to report.
+        let d = decide_fact(
+            &statement("general_conditions", Some(received)),
+            day(2024, 9, 5),
+            &case(),
+            &[],
+            0,
+        )
+        .unwrap();
+        assert!(d.events.is_empty());
+        assert_eq!(d.opens.len(), 1);
+        assert_eq!(d.opens[0].status, DeadlineStatus::Met);
+        assert_eq!(d.opens[0].met_on, Some(day(2024, 9, 5)));
+        // Outside competence and late: both, in that order.
+        let late = day(2024, 10, 1);
+        let d = decide_fact(
+            &statement("labour_market_training", Some(received)),
+            late,
+            &case(),
+            &[],
+            0,
+        )
+        .unwrap();
+        let kinds: Vec<_> = d.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ComplianceKind::StatementOutsideCompetence,
+                ComplianceKind::DeadlineMetLate
+            ]
+        );
+        assert_eq!(d.opens[0].status, DeadlineStatus::MetLate);
+        // Unusable statements.
+        assert!(
+            decide_fact(
+                &statement("astrology", Some(received)),
+                late,
+                &case(),
+                &[],
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            decide_fact(
+                &statement("general_conditions", None),
+                late,
+                &case(),
+                &[],
+                0
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_missed_deadline_is_one_event_and_half_years_roll_on() {
+        let today = day(2024, 10, 7);
+        let overdue = |kind| Overdue {
+            deadline: deadline(5, kind, day(2024, 10, 4), 2, 0, DeadlineStatus::Open),
+            case: case(),
+        };
+        let d = decide_missed(&overdue(DeadlineKind::InitialInterview), today, 0);
+        assert_eq!(
+            events(&d),
+            [(
+                ComplianceKind::DeadlineMissed,
+                Some(DeadlineKind::InitialInterview),
+                Some(day(2024, 10, 4)),
+                today
+            )]
+        );
+        assert!(d.opens.is_empty());
+        let d = decide_missed(&overdue(DeadlineKind::HalfYearlyDiscussions), today, 1);
+        assert_eq!(d.events.len(), 1);
+        assert_eq!(
+            d.opens,
+            [Opening::open(half_yearly(day(2024, 3, 4), 2).unwrap())]
+        );
+    }
+
+    #[test]
+    fn a_referral_to_an_area_that_does_not_cover_the_municipality_is_flagged() {
+        let registry = Registry::builtin();
+        let on = day(2024, 9, 2);
+        let competent = registry
+            .area_for_municipality("837", on)
+            .expect("Tampere is in a trial area")
+            .slug
+            .clone();
+        let referral = |area: &str| Referral {
+            referral_id: "r1".into(),
+            area: area.into(),
+            pseudonym: "p1".into(),
+            municipality_code: "837".into(),
+            date: on,
+            job_search_start: day(2024, 8, 30),
+            grounds: vec![],
+        };
+        let right = decide_referral(&referral(&competent), 2, registry);
+        assert!(right.events.is_empty());
+        assert_eq!(right.opens.len(), 2);
+        let wrong = decide_referral(&referral("kainuu"), 2, registry);
+        assert_eq!(wrong.opens, right.opens);
+        assert_eq!(
+            events(&wrong),
+            [(ComplianceKind::WrongArea, None, None, on)]
+        );
+    }
+
+    #[test]
+    fn stored_numbers_convert_both_ways_and_unknown_ones_are_errors() {
+        for n in 1..=6 {
+            assert_eq!(i64::from(DeadlineKind::try_from(n).unwrap()), n);
+        }
+        for n in 1..=5 {
+            assert_eq!(i64::from(DeadlineStatus::try_from(n).unwrap()), n);
+        }
+        for n in 1..=4 {
+            assert_eq!(i64::from(ComplianceKind::try_from(n).unwrap()), n);
+        }
+        assert_eq!(
+            DeadlineStatus::try_from(0),
+            Err(UnknownValue {
+                what: "deadline status",
+                value: 0
+            })
+        );
+        assert!(DeadlineKind::try_from(7).is_err());
+        assert!(ComplianceKind::try_from(-1).is_err());
     }
 }

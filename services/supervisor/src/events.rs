@@ -1,13 +1,12 @@
 //! What the supervisor consumes: service facts from the TE office and the areas, and the areas'
 //! answers to information requests.
 
-use kokeilu_bus::db::micros;
 use kokeilu_bus::envelope::open;
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{InformationAnswer, ServiceFact};
 use kokeilu_proto::{Payload, subjects};
-use prost::Message;
 
+use crate::domain::Access;
 use crate::ledger::{FactError, Ledger};
 
 pub fn facts_consumer(workers: usize) -> ConsumerConfig {
@@ -82,36 +81,23 @@ impl Handler for Answers {
             )));
         }
         let answer: InformationAnswer = open(&msg.envelope)?;
-        let asked = sqlx::query("SELECT area_id FROM actions WHERE action_id = $1 AND kind = 1")
-            .bind(&answer.action_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        if asked.is_none() {
+        let store = &self.ledger.store;
+        if !store.is_information_request(tx, &answer.action_id).await? {
             return Err(HandlerError::Permanent(format!(
                 "answer to unknown information request {}",
                 answer.action_id
             )));
         }
-        let now = micros(self.ledger.clock.now());
-        sqlx::query(
-            "INSERT INTO information_answers (action_id, area_id, payload, received_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (action_id) DO NOTHING",
-        )
-        .bind(&answer.action_id)
-        .bind(&answer.area_id)
-        .bind(answer.encode_to_vec())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO access_log (action_id, area_id, what, purpose, at) VALUES ($1, $2, $3, '', $4)",
-        )
-        .bind(&answer.action_id)
-        .bind(&answer.area_id)
-        .bind(format!("answer received: {} client records", answer.records.len()))
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        let now = self.ledger.clock.now();
+        store.insert_answer(tx, &answer, now).await?;
+        let access = Access {
+            action_id: answer.action_id.clone(),
+            area: answer.area_id.clone(),
+            what: format!("answer received: {} client records", answer.records.len()),
+            purpose: String::new(),
+            at: now,
+        };
+        store.log_access(tx, &access).await?;
         Ok(())
     }
 }

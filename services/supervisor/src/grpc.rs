@@ -1,16 +1,18 @@
-//! The SupervisorService gRPC API (thin: validate, call the ledger, convert).
+//! The SupervisorService gRPC API (thin: validate, call the ledger, convert between wire and
+//! domain types).
 
 use std::pin::Pin;
 
 use futures::Stream;
-use kokeilu_proto::date_to_naive;
-use kokeilu_proto::supervision::{self as sv, ActionKind, ComplianceKind};
+use kokeilu_proto::supervision::{self as sv, ActionKind};
 use kokeilu_proto::supervisor::{self as pb, supervisor_service_server::SupervisorService};
+use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
 use kokeilu_rules::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::actions::NewAction;
+use crate::domain::{ComplianceEvent, ComplianceKind};
 use crate::error::Error;
 use crate::ledger::Ledger;
 
@@ -37,15 +39,38 @@ fn area(id: &str, required: bool) -> Result<String, Error> {
     Ok(id.to_owned())
 }
 
-fn kinds(v: &[i32]) -> Result<Vec<i32>, Error> {
+fn kinds(v: &[i32]) -> Result<Vec<ComplianceKind>, Error> {
     v.iter()
-        .map(|k| match ComplianceKind::try_from(*k) {
-            Ok(ComplianceKind::Unspecified) | Err(_) => {
+        .map(|k| match sv::ComplianceKind::try_from(*k) {
+            Ok(sv::ComplianceKind::DeadlineMissed) => Ok(ComplianceKind::DeadlineMissed),
+            Ok(sv::ComplianceKind::DeadlineMetLate) => Ok(ComplianceKind::DeadlineMetLate),
+            Ok(sv::ComplianceKind::WrongArea) => Ok(ComplianceKind::WrongArea),
+            Ok(sv::ComplianceKind::StatementOutsideCompetence) => {
+                Ok(ComplianceKind::StatementOutsideCompetence)
+            }
+            Ok(sv::ComplianceKind::Unspecified) | Err(_) => {
                 Err(Error::field("kinds", "unknown compliance kind"))
             }
-            Ok(k) => Ok(k as i32),
         })
         .collect()
+}
+
+/// A compliance event on the wire (the feed, and the message published for it).
+pub fn compliance_event(e: &ComplianceEvent) -> sv::ComplianceEvent {
+    sv::ComplianceEvent {
+        event_id: e.event_id.clone(),
+        cursor: e.seq.to_string(),
+        kind: e.kind as i32,
+        area_id: e.area.clone(),
+        referral_id: e.referral_id.clone(),
+        client_pseudonym: e.pseudonym.clone(),
+        deadline: e.deadline.map_or(0, |k| k as i32),
+        due_date: e.due.map(date_from_naive),
+        date: Some(date_from_naive(e.date)),
+        detail: e.detail.clone(),
+        rule: e.rule.clone(),
+        detected_at: Some(timestamp_from(e.detected_at)),
+    }
 }
 
 fn cursor(c: &str) -> Result<Option<i64>, Error> {
@@ -117,10 +142,7 @@ impl SupervisorService for Api {
                         .events_after(after, &area, &kinds, 500)
                         .await
                         .map_err(|e| Status::from(Error::from(e)))?;
-                    Ok(batch
-                        .into_iter()
-                        .map(|e| (e.cursor.parse().unwrap_or(after), e))
-                        .collect())
+                    Ok(batch.iter().map(|e| (e.seq, compliance_event(e))).collect())
                 }
             },
         );
@@ -145,6 +167,7 @@ impl SupervisorService for Api {
             .events_after(after, &area, &kinds, limit)
             .await
             .map_err(Error::from)?;
+        let events: Vec<_> = events.iter().map(compliance_event).collect();
         let next_cursor = events.last().map(|e| e.cursor.clone()).unwrap_or_default();
         Ok(Response::new(pb::ListComplianceEventsResponse {
             events,
@@ -168,7 +191,7 @@ impl SupervisorService for Api {
             deadlines: deadlines
                 .into_iter()
                 .map(|d| pb::DeadlineCounts {
-                    deadline: i32::try_from(d.kind).unwrap_or(0),
+                    deadline: d.kind as i32,
                     open: d.open,
                     met: d.met,
                     missed: d.missed,

@@ -7,8 +7,10 @@
 //! requests, orders, remarks, suspensions) and publishes open monitoring statistics.
 //!
 //! - [`config`], [`startup`]: flags and the application (shared by `main` and tests).
-//! - [`domain`]: deadline kinds and state rules.
-//! - [`ledger`]: facts → cases, deadlines and events; the sweep for missed deadlines.
+//! - [`domain`]: deadline kinds and state rules; what a fact or a missed deadline decides.
+//! - [`store`]: all of the service's SQL, in domain types.
+//! - [`ledger`]: facts → cases, deadlines and events (load, decide, write); the sweep for missed
+//!   deadlines.
 //! - [`reports`]: the event feed, summaries, monthly statistics.
 //! - [`actions`]: supervisory actions and answers to information requests.
 //! - [`events`]: consumers; [`grpc`]: the API; [`stats_http`]: open statistics over HTTP.
@@ -23,5 +25,6 @@ pub mod ledger;
 pub mod reports;
 pub mod startup;
 pub mod stats_http;
+pub mod store;
 
 pub use startup::Application;

@@ -2,36 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-use kokeilu_bus::db::from_micros;
-use kokeilu_proto::supervision as pb;
-use kokeilu_proto::{date_from_naive, timestamp_from};
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use crate::domain::{ComplianceEvent, ComplianceKind, DeadlineKind, DeadlineStatus};
 use crate::ledger::Ledger;
-
-fn event(row: &AnyRow) -> Result<pb::ComplianceEvent, sqlx::Error> {
-    let date = |col: &str| -> Result<Option<kokeilu_proto::common::Date>, sqlx::Error> {
-        let s: String = row.try_get(col)?;
-        Ok(s.parse::<NaiveDate>().ok().map(date_from_naive))
-    };
-    Ok(pb::ComplianceEvent {
-        event_id: row.try_get("event_id")?,
-        cursor: row.try_get::<i64, _>("seq")?.to_string(),
-        kind: i32::try_from(row.try_get::<i64, _>("kind")?).unwrap_or(0),
-        area_id: row.try_get("area_id")?,
-        referral_id: row.try_get("referral_id")?,
-        client_pseudonym: row.try_get("client_pseudonym")?,
-        deadline: i32::try_from(row.try_get::<i64, _>("deadline_kind")?).unwrap_or(0),
-        due_date: date("due")?,
-        date: date("event_date")?,
-        detail: row.try_get("detail")?,
-        rule: row.try_get("rule")?,
-        detected_at: Some(timestamp_from(from_micros(row.try_get("detected_at")?))),
-    })
-}
 
 /// One month of one area.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -47,9 +21,9 @@ pub struct MonthRow {
 }
 
 /// Deadline counts of one kind.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DeadlineRow {
-    pub kind: i64,
+    pub kind: DeadlineKind,
     pub open: u32,
     pub met: u32,
     pub missed: u32,
@@ -75,66 +49,27 @@ impl Ledger {
         &self,
         cursor: i64,
         area: &str,
-        kinds: &[i32],
+        kinds: &[ComplianceKind],
         limit: i64,
-    ) -> Result<Vec<pb::ComplianceEvent>, sqlx::Error> {
-        let kind_filter = if kinds.is_empty() {
-            String::new()
-        } else {
-            // Only validated enum numbers are formatted into the statement.
-            let list = kinds
-                .iter()
-                .map(i32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            format!(" AND kind IN ({list})")
-        };
-        let sql = format!(
-            "SELECT seq, event_id, kind, area_id, referral_id, client_pseudonym, deadline_kind, due, \
-             event_date, detail, rule, detected_at FROM compliance_events \
-             WHERE seq > $1 AND ($2 = '' OR area_id = $2){kind_filter} ORDER BY seq LIMIT $3"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(cursor)
-            .bind(area)
-            .bind(limit)
-            .fetch_all(self.db.pool())
-            .await?
-            .iter()
-            .map(event)
-            .collect()
+    ) -> Result<Vec<ComplianceEvent>, sqlx::Error> {
+        self.store.events_after(cursor, area, kinds, limit).await
     }
 
     pub async fn last_event_seq(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query("SELECT COALESCE(MAX(seq), 0) AS n FROM compliance_events")
-            .fetch_one(self.db.pool())
-            .await?
-            .try_get("n")
+        self.store.last_event_seq().await
     }
 
     /// Referrals, decisions and initial interviews per area and month of referral.
     pub async fn monthly(&self, area: &str) -> Result<Vec<MonthRow>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT c.area_id, c.referral_date, c.job_search_start, c.acknowledged_on, c.rejected_on, \
-             c.initial_interview_on, \
-             (SELECT COUNT(*) FROM deadlines d WHERE d.referral_id = c.referral_id AND d.kind = 2 \
-              AND d.status IN (3, 4)) AS late \
-             FROM cases c WHERE ($1 = '' OR c.area_id = $1)",
-        )
-        .bind(area)
-        .fetch_all(self.db.pool())
-        .await?;
         let mut months: BTreeMap<(String, String), (MonthRow, Vec<i64>)> = BTreeMap::new();
-        for r in rows {
-            let area: String = r.try_get("area_id")?;
-            let referral_date: String = r.try_get("referral_date")?;
-            let month = referral_date.get(..7).unwrap_or_default().to_owned();
+        for c in self.store.case_summaries(area).await? {
+            let month = c.referral_date.format("%Y-%m").to_string();
             let entry = months
-                .entry((area.clone(), month.clone()))
+                .entry((c.area.clone(), month.clone()))
                 .or_insert_with(|| {
                     (
                         MonthRow {
-                            area,
+                            area: c.area.clone(),
                             month,
                             ..Default::default()
                         },
@@ -142,20 +77,17 @@ impl Ledger {
                     )
                 });
             entry.0.referrals += 1;
-            if r.try_get::<Option<String>, _>("acknowledged_on")?.is_some() {
+            if c.acknowledged_on.is_some() {
                 entry.0.acknowledged += 1;
             }
-            if r.try_get::<Option<String>, _>("rejected_on")?.is_some() {
+            if c.rejected_on.is_some() {
                 entry.0.rejected += 1;
             }
-            if let Some(held) = r.try_get::<Option<String>, _>("initial_interview_on")? {
+            if let Some(held) = c.initial_interview_on {
                 entry.0.initial_interviews += 1;
-                let start: String = r.try_get("job_search_start")?;
-                if let (Ok(h), Ok(s)) = (held.parse::<NaiveDate>(), start.parse::<NaiveDate>()) {
-                    entry.1.push((h - s).num_days());
-                }
+                entry.1.push((held - c.job_search_start).num_days());
             }
-            if r.try_get::<i64, _>("late")? > 0 {
+            if c.late_initial_interview {
                 entry.0.late_initial_interviews += 1;
             }
         }
@@ -168,55 +100,44 @@ impl Ledger {
             .collect())
     }
 
-    /// Deadlines of an area by kind and state.
+    /// Deadlines of an area by kind and state (cancelled ones are not counted).
     pub async fn deadline_counts(&self, area: &str) -> Result<Vec<DeadlineRow>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT kind, status, COUNT(*) AS n FROM deadlines WHERE area_id = $1 GROUP BY kind, status ORDER BY kind",
-        )
-        .bind(area)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut by_kind: BTreeMap<i64, DeadlineRow> = BTreeMap::new();
-        for r in rows {
-            let kind: i64 = r.try_get("kind")?;
-            let n = u32::try_from(r.try_get::<i64, _>("n")?).unwrap_or(u32::MAX);
-            let e = by_kind.entry(kind).or_insert_with(|| DeadlineRow {
-                kind,
-                ..Default::default()
+        let mut by_kind: BTreeMap<DeadlineKind, DeadlineRow> = BTreeMap::new();
+        for c in self.store.deadline_counts(area).await? {
+            let e = by_kind.entry(c.kind).or_insert_with(|| DeadlineRow {
+                kind: c.kind,
+                open: 0,
+                met: 0,
+                missed: 0,
+                met_late: 0,
             });
-            match r.try_get::<i64, _>("status")? {
-                1 => e.open += n,
-                2 => e.met += n,
-                3 => e.missed += n,
-                4 => e.met_late += n,
-                _ => {}
+            match c.status {
+                DeadlineStatus::Open => e.open += c.count,
+                DeadlineStatus::Met => e.met += c.count,
+                DeadlineStatus::Missed => e.missed += c.count,
+                DeadlineStatus::MetLate => e.met_late += c.count,
+                DeadlineStatus::Cancelled => {}
             }
         }
         Ok(by_kind.into_values().collect())
     }
 
-    /// Referrals per municipality and month within one area (the lead municipality's report).
+    /// Referrals and acknowledgements per municipality and month within one area (the lead
+    /// municipality's report): `(municipality code, month, referrals, acknowledged)`.
     pub async fn by_municipality(
         &self,
         area: &str,
     ) -> Result<Vec<(String, String, u32, u32)>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT municipality_code, referral_date, acknowledged_on FROM cases WHERE area_id = $1",
-        )
-        .bind(area)
-        .fetch_all(self.db.pool())
-        .await?;
         let mut out: BTreeMap<(String, String), (u32, u32)> = BTreeMap::new();
-        for r in rows {
-            let date: String = r.try_get("referral_date")?;
+        for c in self.store.case_summaries(area).await? {
             let e = out
                 .entry((
-                    r.try_get("municipality_code")?,
-                    date.get(..7).unwrap_or_default().to_owned(),
+                    c.municipality_code,
+                    c.referral_date.format("%Y-%m").to_string(),
                 ))
                 .or_default();
             e.0 += 1;
-            if r.try_get::<Option<String>, _>("acknowledged_on")?.is_some() {
+            if c.acknowledged_on.is_some() {
                 e.1 += 1;
             }
         }
