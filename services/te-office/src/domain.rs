@@ -1,7 +1,8 @@
 //! The TE office's rules for a referral, free of wire and storage types.
 //!
 //! A request becomes a [`NewReferral`] only if every field is valid; [`route`] then decides which
-//! trial area is competent for the client's home municipality on the referral date.
+//! trial area is competent for the client's home municipality on the referral date. A stored
+//! referral, its status history and the rule for an area's answer are in [`referral`].
 
 use chrono::NaiveDate;
 use kokeilu_platform::grpc::FieldViolation;
@@ -10,85 +11,12 @@ use kokeilu_rules::hetu::Hetu;
 use kokeilu_rules::registry::Registry;
 use sha2::{Digest, Sha256};
 
-/// Target-group grounds (1269/2020 4 §), as stored (the wire enum's numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Ground {
-    NoEarningsRelatedAllowance = 1,
-    Under30 = 2,
-    Immigrant = 3,
-    ForeignLanguage = 4,
-    AtRiskOfUnemployment = 5,
-    TemporaryProtection = 6,
-}
+pub mod referral;
 
-impl Ground {
-    pub fn from_i32(v: i32) -> Option<Self> {
-        Some(match v {
-            1 => Self::NoEarningsRelatedAllowance,
-            2 => Self::Under30,
-            3 => Self::Immigrant,
-            4 => Self::ForeignLanguage,
-            5 => Self::AtRiskOfUnemployment,
-            6 => Self::TemporaryProtection,
-            _ => return None,
-        })
-    }
-
-    /// Stored form: comma-separated numbers.
-    pub fn encode_list(grounds: &[Ground]) -> String {
-        grounds
-            .iter()
-            .map(|g| (*g as i32).to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    /// The wire ground for a rules ground, where the wire has one.
-    pub fn from_rule(g: eligibility::Ground) -> Option<Self> {
-        use eligibility::Ground as R;
-        Some(match g {
-            R::NoEarningsRelatedAllowance => Self::NoEarningsRelatedAllowance,
-            R::Under30 => Self::Under30,
-            R::Immigrant => Self::Immigrant,
-            R::ForeignLanguage => Self::ForeignLanguage,
-            R::AtRiskOfUnemployment => Self::AtRiskOfUnemployment,
-            R::TemporaryProtection => Self::TemporaryProtection,
-            _ => return None,
-        })
-    }
-
-    pub fn decode_list(s: &str) -> Vec<Ground> {
-        s.split(',')
-            .filter_map(|p| p.trim().parse().ok().and_then(Ground::from_i32))
-            .collect()
-    }
-}
-
-/// Where a referral is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Issued = 1,
-    Delivered = 2,
-    Acknowledged = 3,
-    Rejected = 4,
-}
-
-impl Status {
-    pub fn from_i64(v: i64) -> Option<Self> {
-        Some(match v {
-            1 => Self::Issued,
-            2 => Self::Delivered,
-            3 => Self::Acknowledged,
-            4 => Self::Rejected,
-            _ => return None,
-        })
-    }
-
-    /// Whether the area has not decided yet.
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::Issued | Self::Delivered)
-    }
-}
+pub use referral::{
+    AnswerOutcome, BadStoredValue, Ground, Referral, ReferralFilter, Status, StatusChange,
+    Suspension, answer_outcome,
+};
 
 /// The validated content of a SubmitReferral call.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use kokeilu_proto::common::AgencyKind;
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
 use kokeilu_proto::{Payload, subjects, timestamp_to};
 
-use crate::domain::Status;
-use crate::referrals::Desk;
+use crate::domain::{AnswerOutcome, Status};
+use crate::referrals::{Answer, Desk};
 
 /// The durable consumer for answers from every area.
 pub fn consumer_config(workers: usize) -> ConsumerConfig {
@@ -29,7 +29,8 @@ pub struct Answers {
     pub desk: Desk,
 }
 
-struct Answer {
+/// An answer as the message carries it (its time may be missing).
+struct Decoded {
     referral_id: String,
     area_id: String,
     status: Status,
@@ -38,12 +39,12 @@ struct Answer {
     detail: String,
 }
 
-fn decode(msg: &Incoming) -> Result<Answer, HandlerError> {
+fn decode(msg: &Incoming) -> Result<Decoded, HandlerError> {
     let env = &msg.envelope;
     Ok(match env.payload_type.as_str() {
         ReferralReceived::TYPE => {
             let p: ReferralReceived = open(env)?;
-            Answer {
+            Decoded {
                 referral_id: p.referral_id,
                 area_id: p.area_id,
                 status: Status::Delivered,
@@ -54,7 +55,7 @@ fn decode(msg: &Incoming) -> Result<Answer, HandlerError> {
         }
         ReferralAcknowledged::TYPE => {
             let p: ReferralAcknowledged = open(env)?;
-            Answer {
+            Decoded {
                 referral_id: p.referral_id,
                 area_id: p.area_id,
                 status: Status::Acknowledged,
@@ -65,7 +66,7 @@ fn decode(msg: &Incoming) -> Result<Answer, HandlerError> {
         }
         ReferralRejected::TYPE => {
             let p: ReferralRejected = open(env)?;
-            Answer {
+            Decoded {
                 referral_id: p.referral_id,
                 area_id: p.area_id,
                 status: Status::Rejected,
@@ -92,36 +93,38 @@ impl Handler for Answers {
                 answer.area_id, sender.kind, sender.id
             )));
         }
-        let Some(row) = self.desk.repo.for_update(tx, &answer.referral_id).await? else {
+        let Some(referral) = self.desk.store.for_update(tx, &answer.referral_id).await? else {
             return Err(HandlerError::Permanent(format!(
                 "unknown referral {}",
                 answer.referral_id
             )));
         };
-        if row.area_id != answer.area_id {
+        if referral.area_id != answer.area_id {
             return Err(HandlerError::Permanent(format!(
                 "area {} answered referral {} of area {}",
-                answer.area_id, row.referral_id, row.area_id
+                answer.area_id, referral.referral_id, referral.area_id
             )));
         }
-        let at = answer
-            .at
-            .as_ref()
-            .and_then(timestamp_to)
-            .unwrap_or_else(|| self.desk.clock.now());
-        if !self
-            .desk
-            .record_answer(tx, &row, answer.status, at, answer.reason, &answer.detail)
-            .await?
-            && matches!(answer.status, Status::Acknowledged | Status::Rejected)
-            && row.status != answer.status
-        {
+        let answer = Answer {
+            at: answer
+                .at
+                .as_ref()
+                .and_then(timestamp_to)
+                .unwrap_or_else(|| self.desk.clock.now()),
+            referral_id: answer.referral_id,
+            area_id: answer.area_id,
+            status: answer.status,
+            rejection_reason: answer.reason,
+            detail: answer.detail,
+        };
+        let outcome = self.desk.record_answer(tx, &referral, &answer).await?;
+        if outcome == AnswerOutcome::Conflict {
             return Err(HandlerError::Permanent(format!(
                 "referral {} is already {:?}; {:?} conflicts",
-                row.referral_id, row.status, answer.status
+                referral.referral_id, referral.status, answer.status
             )));
         }
-        tracing::info!(referral_id = %row.referral_id, status = ?answer.status, "answer recorded");
+        tracing::info!(referral_id = %referral.referral_id, status = ?answer.status, "answer recorded");
         Ok(())
     }
 

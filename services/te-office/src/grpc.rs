@@ -11,8 +11,9 @@ use tonic::{Request, Response, Status};
 
 use kokeilu_rules::eligibility::{self, DeclineReason, EmploymentStatus, JobseekerFacts, Outcome};
 
-use crate::db::{EventRow, ListQuery, ReferralRow};
-use crate::domain::{NewReferral, RawReferral, Status as RefStatus};
+use crate::domain::{
+    NewReferral, RawReferral, Referral, ReferralFilter, Status as RefStatus, StatusChange,
+};
 use crate::error::Error;
 use crate::referrals::Desk;
 
@@ -42,7 +43,10 @@ fn wire_status(s: RefStatus) -> pb::ReferralStatus {
 fn domain_status(v: i32, field: &str) -> Result<Option<RefStatus>, Error> {
     match pb::ReferralStatus::try_from(v) {
         Ok(pb::ReferralStatus::Unspecified) => Ok(None),
-        Ok(s) => Ok(RefStatus::from_i64(s as i64)),
+        Ok(pb::ReferralStatus::Issued) => Ok(Some(RefStatus::Issued)),
+        Ok(pb::ReferralStatus::Delivered) => Ok(Some(RefStatus::Delivered)),
+        Ok(pb::ReferralStatus::Acknowledged) => Ok(Some(RefStatus::Acknowledged)),
+        Ok(pb::ReferralStatus::Rejected) => Ok(Some(RefStatus::Rejected)),
         Err(_) => Err(Error::Invalid(vec![FieldViolation::new(
             field,
             "unknown status",
@@ -50,7 +54,7 @@ fn domain_status(v: i32, field: &str) -> Result<Option<RefStatus>, Error> {
     }
 }
 
-fn referral_to_wire(r: &ReferralRow, history: &[EventRow]) -> pb::Referral {
+fn referral_to_wire(r: &Referral, history: &[StatusChange]) -> pb::Referral {
     pb::Referral {
         referral_id: r.referral_id.clone(),
         area_id: r.area_id.clone(),
@@ -72,7 +76,7 @@ fn referral_to_wire(r: &ReferralRow, history: &[EventRow]) -> pb::Referral {
     }
 }
 
-fn change_to_wire(e: &EventRow) -> pb::ReferralStatusChange {
+fn change_to_wire(e: &StatusChange) -> pb::ReferralStatusChange {
     pb::ReferralStatusChange {
         cursor: e.seq.to_string(),
         referral_id: e.referral_id.clone(),
@@ -249,15 +253,8 @@ impl TeOfficeService for Api {
             )])
             .into());
         }
-        let row = self
-            .desk
-            .repo
-            .get(&id)
-            .await
-            .map_err(Error::from)?
-            .ok_or(Error::NotFound)?;
-        let history = self.desk.repo.history(&id).await.map_err(Error::from)?;
-        Ok(Response::new(referral_to_wire(&row, &history)))
+        let (referral, history) = self.desk.referral(&id).await?;
+        Ok(Response::new(referral_to_wire(&referral, &history)))
     }
 
     async fn list_referrals(
@@ -266,33 +263,27 @@ impl TeOfficeService for Api {
     ) -> Result<Response<pb::ListReferralsResponse>, Status> {
         let req = request.into_inner();
         let limit = page_size(req.page_size)?;
-        let query = ListQuery {
+        let filter = ReferralFilter {
             area_id: (!req.area_id.is_empty()).then_some(req.area_id),
             status: domain_status(req.status, "status")?,
             limit: limit + 1,
             after: parse_page_token(&req.page_token)?,
         };
-        let mut rows = self.desk.repo.list(&query).await.map_err(Error::from)?;
+        let mut rows = self.desk.list(&filter).await?;
         let more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(100));
         let next_page_token = match rows.last() {
-            Some(last) if more => format!(
+            Some((last, _)) if more => format!(
                 "{}:{}",
                 last.created_at.timestamp_micros(),
                 last.referral_id
             ),
             _ => String::new(),
         };
-        let mut referrals = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let history = self
-                .desk
-                .repo
-                .history(&r.referral_id)
-                .await
-                .map_err(Error::from)?;
-            referrals.push(referral_to_wire(r, &history));
-        }
+        let referrals = rows
+            .iter()
+            .map(|(r, history)| referral_to_wire(r, history))
+            .collect();
         Ok(Response::new(pb::ListReferralsResponse {
             referrals,
             next_page_token,
@@ -335,7 +326,7 @@ impl TeOfficeService for Api {
         let req = request.into_inner();
         let cursor = match parse_cursor(&req.after_cursor)? {
             Some(c) => c,
-            None => self.desk.repo.last_event_seq().await.map_err(Error::from)?,
+            None => self.desk.last_change().await?,
         };
         let area = (!req.area_id.is_empty()).then_some(req.area_id);
         let desk = self.desk.clone();
@@ -347,11 +338,7 @@ impl TeOfficeService for Api {
                 let desk = desk.clone();
                 let area = area.clone();
                 async move {
-                    let batch = desk
-                        .repo
-                        .events_after(after, area.as_deref(), 500)
-                        .await
-                        .map_err(|e| Status::from(Error::from(e)))?;
+                    let batch = desk.changes_after(after, area.as_deref(), 500).await?;
                     Ok(batch.iter().map(|e| (e.seq, change_to_wire(e))).collect())
                 }
             },

@@ -8,20 +8,21 @@
 //! - [`startup`]: [`startup::Application`], used by `main` and by tests alike.
 //! - [`grpc`]: the `TeOfficeService` API (thin).
 //! - [`referrals`]: the use cases, one transaction each.
-//! - [`domain`]: validation and routing, free of wire and storage types.
-//! - [`db`]: the repository (SQLite or PostgreSQL).
+//! - [`domain`]: validation, routing, the referral and the rule for answers, free of wire and
+//!   storage types.
+//! - [`store`]: all of the service's SQL (SQLite or PostgreSQL), in domain types.
 //! - [`events`]: the consumer of the areas' answers.
 //! - [`supervision`]: facts for AVI and AVI's suspensions.
 //! - [`error`]: one error type and its gRPC mapping.
 
 pub mod config;
-pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod referrals;
 pub mod startup;
+pub mod store;
 pub mod supervision;
 
 pub use startup::Application;

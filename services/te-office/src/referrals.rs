@@ -17,21 +17,24 @@ use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
 use kokeilu_rules::registry::Registry;
 use tokio::sync::watch;
 
-use crate::db::{ReferralRow, Repository};
-use crate::domain::{NewReferral, Status, decide};
+use crate::domain::{
+    AnswerOutcome, NewReferral, Referral, ReferralFilter, Status, StatusChange, answer_outcome,
+    decide,
+};
 use crate::error::Error;
+use crate::store::Store;
 
 /// What SubmitReferral answers.
 #[derive(Debug, Clone)]
 pub struct Submitted {
-    pub referral: ReferralRow,
+    pub referral: Referral,
     pub replayed: bool,
 }
 
 /// The TE office's referral use cases.
 #[derive(Clone)]
 pub struct Desk {
-    pub repo: Repository,
+    pub store: Store,
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub registry: &'static Registry,
@@ -42,13 +45,13 @@ pub struct Desk {
 
 impl Desk {
     pub fn new(
-        repo: Repository,
+        store: Store,
         outbox: Outbox,
         clock: SharedClock,
         pseudonyms: Pseudonymizer,
     ) -> Self {
         Self {
-            repo,
+            store,
             outbox,
             clock,
             registry: Registry::builtin(),
@@ -66,9 +69,9 @@ impl Desk {
         let now = self.clock.now();
         let today = self.clock.today();
         let fingerprint = req.fingerprint();
-        let mut tx = self.repo.db().begin().await?;
+        let mut tx = self.store.begin().await?;
         if let Some(existing) = self
-            .repo
+            .store
             .by_idempotency_key(&mut tx, &req.idempotency_key)
             .await?
         {
@@ -77,12 +80,12 @@ impl Desk {
         }
         let routed = decide(self.registry, &req, today).map_err(Error::NotReferable)?;
         let area = routed.area;
-        if let Some(since) = self.suspension(&mut tx, &area, today).await? {
+        if let Some(since) = self.store.suspended_since(&mut tx, &area, today).await? {
             tx.rollback().await?;
             return Err(Error::Suspended { area, since });
         }
         if let Some(live) = self
-            .repo
+            .store
             .live_for_person(&mut tx, req.hetu.expose())
             .await?
         {
@@ -108,7 +111,7 @@ impl Desk {
             &payload,
             now,
         );
-        let row = ReferralRow {
+        let row = Referral {
             referral_id: referral_id.clone(),
             idempotency_key: req.idempotency_key.clone(),
             request_hash: fingerprint.clone(),
@@ -124,10 +127,7 @@ impl Desk {
             created_at: now,
         };
         let stored = async {
-            self.repo.insert(&mut tx, &row).await?;
-            self.repo
-                .append_event(&mut tx, &referral_id, &area, Status::Issued, now, "")
-                .await?;
+            self.store.insert_referral(&mut tx, &row).await?;
             outbox::enqueue(
                 &mut tx,
                 &OutgoingMessage::new(subjects::referral_issued(&area), env),
@@ -158,13 +158,13 @@ impl Desk {
     }
 
     async fn after_race(&self, req: &NewReferral, fingerprint: &str) -> Result<Submitted, Error> {
-        let mut tx = self.repo.db().begin().await?;
+        let mut tx = self.store.begin().await?;
         let by_key = self
-            .repo
+            .store
             .by_idempotency_key(&mut tx, &req.idempotency_key)
             .await?;
         let live = self
-            .repo
+            .store
             .live_for_person(&mut tx, req.hetu.expose())
             .await?;
         tx.rollback().await?;
@@ -175,43 +175,106 @@ impl Desk {
         }
     }
 
-    /// Applies an area's answer; `Ok(false)` when nothing changed.
+    /// Applies an area's answer to `referral` (loaded with [`Store::for_update`] in `tx`):
+    /// decides what it changes, then writes that.
     pub async fn record_answer(
         &self,
         tx: &mut Tx,
-        row: &ReferralRow,
-        status: Status,
-        at: DateTime<Utc>,
-        rejection_reason: i32,
-        detail: &str,
-    ) -> Result<bool, sqlx::Error> {
-        let now = self.clock.now();
-        match status {
-            Status::Delivered if row.status == Status::Issued => {
-                self.repo
-                    .set_status(tx, &row.referral_id, status, 0, now)
-                    .await?;
-            }
-            Status::Delivered => {
-                if self.repo.has_event(tx, &row.referral_id, status).await? {
-                    return Ok(false);
-                }
-            }
-            Status::Acknowledged | Status::Rejected if row.status.is_open() => {
-                self.repo
-                    .set_status(tx, &row.referral_id, status, rejection_reason, now)
-                    .await?;
-            }
-            _ => return Ok(false),
-        }
-        self.repo
-            .append_event(tx, &row.referral_id, &row.area_id, status, at, detail)
+        referral: &Referral,
+        answer: &Answer,
+    ) -> Result<AnswerOutcome, sqlx::Error> {
+        let recorded = self
+            .store
+            .has_change(tx, &referral.referral_id, answer.status)
             .await?;
-        Ok(true)
+        let outcome = answer_outcome(referral.status, answer.status, recorded);
+        match outcome {
+            AnswerOutcome::Advance => {
+                let reason = match answer.status {
+                    Status::Delivered => 0,
+                    _ => answer.rejection_reason,
+                };
+                self.store
+                    .advance(
+                        tx,
+                        referral,
+                        answer.status,
+                        reason,
+                        answer.at,
+                        &answer.detail,
+                        self.clock.now(),
+                    )
+                    .await?;
+            }
+            AnswerOutcome::RecordOnly => {
+                self.store
+                    .append_change(
+                        tx,
+                        &referral.referral_id,
+                        &referral.area_id,
+                        answer.status,
+                        answer.at,
+                        &answer.detail,
+                    )
+                    .await?;
+            }
+            AnswerOutcome::Unchanged | AnswerOutcome::Conflict => {}
+        }
+        Ok(outcome)
+    }
+
+    /// A referral and its status history.
+    pub async fn referral(
+        &self,
+        referral_id: &str,
+    ) -> Result<(Referral, Vec<StatusChange>), Error> {
+        let referral = self.store.get(referral_id).await?.ok_or(Error::NotFound)?;
+        let history = self.store.history(referral_id).await?;
+        Ok((referral, history))
+    }
+
+    /// One page of referrals, each with its status history.
+    pub async fn list(
+        &self,
+        filter: &ReferralFilter,
+    ) -> Result<Vec<(Referral, Vec<StatusChange>)>, Error> {
+        let mut out = Vec::new();
+        for r in self.store.list(filter).await? {
+            let history = self.store.history(&r.referral_id).await?;
+            out.push((r, history));
+        }
+        Ok(out)
+    }
+
+    /// Status changes after `cursor` (all areas, or one), oldest first.
+    pub async fn changes_after(
+        &self,
+        cursor: i64,
+        area_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StatusChange>, Error> {
+        Ok(self.store.changes_after(cursor, area_id, limit).await?)
+    }
+
+    /// The newest position of the status feed.
+    pub async fn last_change(&self) -> Result<i64, Error> {
+        Ok(self.store.last_change_seq().await?)
     }
 }
 
-fn replay(existing: ReferralRow, fingerprint: &str) -> Result<Submitted, Error> {
+/// An area's answer to a referral, as the consumer decoded it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub referral_id: String,
+    pub area_id: String,
+    /// Delivered, acknowledged or rejected.
+    pub status: Status,
+    pub at: DateTime<Utc>,
+    pub rejection_reason: i32,
+    pub detail: String,
+}
+
+fn replay(existing: Referral, fingerprint: &str) -> Result<Submitted, Error> {
     if existing.request_hash != fingerprint {
         return Err(Error::KeyReused);
     }

@@ -9,10 +9,10 @@ use kokeilu_platform::config::ServiceConfig;
 use kokeilu_proto::teoffice::te_office_service_server::TeOfficeServiceServer;
 use tokio::net::TcpListener;
 
-use crate::db::Repository;
 use crate::events::{Answers, consumer_config};
 use crate::grpc::Api;
 use crate::referrals::Desk;
+use crate::store::Store;
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,7 +37,7 @@ impl Application {
         let node = Node::connect(config, "te-office", &MIGRATIONS, clock.clone()).await?;
         let listener = TcpListener::bind(config.grpc_listen).await?;
         let desk = Desk::new(
-            Repository::new(node.db.clone()),
+            Store::new(node.db.clone()),
             node.outbox.clone(),
             clock,
             config.pseudonymizer()?,

@@ -2,17 +2,14 @@
 //! and AVI's suspensions, which stop referrals to the suspended area from their effective date
 //! (the TE office keeps those clients itself, 1269/2020 22 §).
 
-use chrono::{DateTime, NaiveDate, Utc};
-use kokeilu_bus::db::micros;
+use chrono::{DateTime, Utc};
 use kokeilu_bus::envelope::{self, open, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{ActionKind, FactKind, ServiceFact, SupervisoryAction};
 use kokeilu_proto::{Payload, date_from_naive, date_to_naive, subjects, timestamp_from};
-use sqlx::Row;
 
-use crate::db::ReferralRow;
-use crate::domain::Ground;
+use crate::domain::{Ground, Referral, Suspension};
 use crate::referrals::Desk;
 
 fn ground_name(g: Ground) -> &'static str {
@@ -31,7 +28,7 @@ impl Desk {
     pub async fn report_issued(
         &self,
         tx: &mut Tx,
-        row: &ReferralRow,
+        row: &Referral,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let fact = ServiceFact {
@@ -64,26 +61,6 @@ impl Desk {
             now,
         )
         .await
-    }
-
-    /// The whole-area suspension in force for `area` on `date`, if any.
-    pub async fn suspension(
-        &self,
-        tx: &mut Tx,
-        area: &str,
-        date: NaiveDate,
-    ) -> Result<Option<NaiveDate>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT MIN(effective_from) AS since FROM suspensions \
-             WHERE area_id = $1 AND partial = 0 AND effective_from <= $2",
-        )
-        .bind(area)
-        .bind(date.to_string())
-        .fetch_one(&mut **tx)
-        .await?;
-        Ok(row
-            .try_get::<Option<String>, _>("since")?
-            .and_then(|s| s.parse().ok()))
     }
 }
 
@@ -122,19 +99,18 @@ impl Handler for Suspensions {
             .ok_or_else(|| {
                 HandlerError::Permanent("suspension without an effective date".into())
             })?;
-        sqlx::query(
-            "INSERT INTO suspensions (action_id, area_id, effective_from, partial, text, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (action_id) DO NOTHING",
-        )
-        .bind(&action.action_id)
-        .bind(&action.area_id)
-        .bind(from.to_string())
-        .bind(i64::from(action.partial))
-        .bind(&action.text)
-        .bind(micros(self.desk.clock.now()))
-        .execute(&mut **tx)
-        .await?;
-        tracing::warn!(area = %action.area_id, effective_from = %from, partial = action.partial, "AVI suspended a trial area");
+        let suspension = Suspension {
+            action_id: action.action_id,
+            area_id: action.area_id,
+            effective_from: from,
+            partial: action.partial,
+            text: action.text,
+        };
+        self.desk
+            .store
+            .insert_suspension(tx, &suspension, self.desk.clock.now())
+            .await?;
+        tracing::warn!(area = %suspension.area_id, effective_from = %from, partial = suspension.partial, "AVI suspended a trial area");
         Ok(())
     }
 }

@@ -1,0 +1,328 @@
+//! Referrals, their status history and the `WatchReferrals` feed.
+
+use chrono::{DateTime, Utc};
+use kokeilu_bus::{Backend, Tx};
+
+use super::{Store, date, decode_error, instant, micros, status};
+use crate::domain::{Ground, Referral, ReferralFilter, Status, StatusChange};
+
+/// Feed lock id for `referral_events`.
+const FEED_LOCK: i64 = 0x7e_0ff1_ce01;
+
+/// A `referrals` row as stored.
+#[derive(sqlx::FromRow)]
+struct ReferralRecord {
+    referral_id: String,
+    idempotency_key: String,
+    request_hash: String,
+    henkilotunnus: String,
+    home_municipality_code: String,
+    area_id: String,
+    grounds: String,
+    job_search_start: String,
+    referral_date: String,
+    status: i64,
+    rejection_reason: i64,
+    issued_message_id: String,
+    created_at: i64,
+}
+
+impl TryFrom<ReferralRecord> for Referral {
+    type Error = sqlx::Error;
+
+    fn try_from(r: ReferralRecord) -> Result<Self, Self::Error> {
+        Ok(Referral {
+            grounds: Ground::decode_list(&r.grounds).map_err(|e| decode_error("grounds", e))?,
+            job_search_start: date("job_search_start", &r.job_search_start)?,
+            referral_date: date("referral_date", &r.referral_date)?,
+            status: status("status", r.status)?,
+            rejection_reason: i32::try_from(r.rejection_reason)
+                .map_err(|e| decode_error("rejection_reason", e))?,
+            created_at: instant("created_at", r.created_at)?,
+            referral_id: r.referral_id,
+            idempotency_key: r.idempotency_key,
+            request_hash: r.request_hash,
+            henkilotunnus: r.henkilotunnus,
+            home_municipality_code: r.home_municipality_code,
+            area_id: r.area_id,
+            issued_message_id: r.issued_message_id,
+        })
+    }
+}
+
+/// A `referral_events` row as stored.
+#[derive(sqlx::FromRow)]
+struct EventRecord {
+    seq: i64,
+    referral_id: String,
+    area_id: String,
+    status: i64,
+    at: i64,
+    detail: String,
+}
+
+impl TryFrom<EventRecord> for StatusChange {
+    type Error = sqlx::Error;
+
+    fn try_from(r: EventRecord) -> Result<Self, Self::Error> {
+        Ok(StatusChange {
+            status: status("referral_events.status", r.status)?,
+            at: instant("referral_events.at", r.at)?,
+            seq: r.seq,
+            referral_id: r.referral_id,
+            area_id: r.area_id,
+            detail: r.detail,
+        })
+    }
+}
+
+fn referrals(records: Vec<ReferralRecord>) -> Result<Vec<Referral>, sqlx::Error> {
+    records.into_iter().map(Referral::try_from).collect()
+}
+
+fn changes(records: Vec<EventRecord>) -> Result<Vec<StatusChange>, sqlx::Error> {
+    records.into_iter().map(StatusChange::try_from).collect()
+}
+
+/// The `referrals` columns with a condition, as one static statement per use.
+macro_rules! select_referral {
+    ($tail:literal) => {
+        concat!(
+            "SELECT referral_id, idempotency_key, request_hash, henkilotunnus, \
+             home_municipality_code, area_id, grounds, job_search_start, referral_date, status, \
+             rejection_reason, issued_message_id, created_at FROM referrals ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    pub async fn by_idempotency_key(
+        &self,
+        tx: &mut Tx,
+        key: &str,
+    ) -> Result<Option<Referral>, sqlx::Error> {
+        sqlx::query_as::<_, ReferralRecord>(select_referral!("WHERE idempotency_key = $1"))
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(Referral::try_from)
+            .transpose()
+    }
+
+    /// The person's live (not rejected) referral, if any.
+    pub async fn live_for_person(
+        &self,
+        tx: &mut Tx,
+        henkilotunnus: &str,
+    ) -> Result<Option<Referral>, sqlx::Error> {
+        sqlx::query_as::<_, ReferralRecord>(select_referral!(
+            "WHERE henkilotunnus = $1 AND status <> $2"
+        ))
+        .bind(henkilotunnus)
+        .bind(i64::from(Status::Rejected))
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(Referral::try_from)
+        .transpose()
+    }
+
+    /// Stores a new referral and its first history entry.
+    pub async fn insert_referral(&self, tx: &mut Tx, r: &Referral) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO referrals (referral_id, idempotency_key, request_hash, henkilotunnus, \
+             home_municipality_code, area_id, grounds, job_search_start, referral_date, status, \
+             rejection_reason, issued_message_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+        )
+        .bind(&r.referral_id)
+        .bind(&r.idempotency_key)
+        .bind(&r.request_hash)
+        .bind(&r.henkilotunnus)
+        .bind(&r.home_municipality_code)
+        .bind(&r.area_id)
+        .bind(Ground::encode_list(&r.grounds))
+        .bind(r.job_search_start.to_string())
+        .bind(r.referral_date.to_string())
+        .bind(i64::from(r.status))
+        .bind(i64::from(r.rejection_reason))
+        .bind(&r.issued_message_id)
+        .bind(micros(r.created_at))
+        .execute(&mut **tx)
+        .await?;
+        self.append_change(tx, &r.referral_id, &r.area_id, r.status, r.created_at, "")
+            .await
+    }
+
+    /// Loads a referral to change it (row-locked on PostgreSQL; SQLite's write transaction
+    /// already excludes other writers).
+    pub async fn for_update(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+    ) -> Result<Option<Referral>, sqlx::Error> {
+        let sql = match self.db.backend() {
+            Backend::Sqlite => select_referral!("WHERE referral_id = $1"),
+            Backend::Postgres => select_referral!("WHERE referral_id = $1 FOR UPDATE"),
+        };
+        sqlx::query_as::<_, ReferralRecord>(sql)
+            .bind(referral_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(Referral::try_from)
+            .transpose()
+    }
+
+    /// Moves a referral to `status` and appends the change to its history.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn advance(
+        &self,
+        tx: &mut Tx,
+        r: &Referral,
+        status: Status,
+        rejection_reason: i32,
+        at: DateTime<Utc>,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE referrals SET status = $1, rejection_reason = $2, updated_at = $3 \
+             WHERE referral_id = $4",
+        )
+        .bind(i64::from(status))
+        .bind(i64::from(rejection_reason))
+        .bind(micros(now))
+        .bind(&r.referral_id)
+        .execute(&mut **tx)
+        .await?;
+        self.append_change(tx, &r.referral_id, &r.area_id, status, at, detail)
+            .await
+    }
+
+    /// Appends to the status history (and the watch feed).
+    pub async fn append_change(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+        area_id: &str,
+        status: Status,
+        at: DateTime<Utc>,
+        detail: &str,
+    ) -> Result<(), sqlx::Error> {
+        self.db.lock_feed(tx, FEED_LOCK).await?;
+        sqlx::query(
+            "INSERT INTO referral_events (referral_id, area_id, status, at, detail) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(referral_id)
+        .bind(area_id)
+        .bind(i64::from(status))
+        .bind(micros(at))
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the referral's history has an entry with `status`.
+    pub async fn has_change(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+        status: Status,
+    ) -> Result<bool, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) AS n FROM referral_events WHERE referral_id = $1 AND status = $2",
+        )
+        .bind(referral_id)
+        .bind(i64::from(status))
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn get(&self, referral_id: &str) -> Result<Option<Referral>, sqlx::Error> {
+        sqlx::query_as::<_, ReferralRecord>(select_referral!("WHERE referral_id = $1"))
+            .bind(referral_id)
+            .fetch_optional(self.db.pool())
+            .await?
+            .map(Referral::try_from)
+            .transpose()
+    }
+
+    /// A referral's status history, oldest first.
+    pub async fn history(&self, referral_id: &str) -> Result<Vec<StatusChange>, sqlx::Error> {
+        changes(
+            sqlx::query_as(
+                "SELECT seq, referral_id, area_id, status, at, detail FROM referral_events \
+                 WHERE referral_id = $1 ORDER BY seq",
+            )
+            .bind(referral_id)
+            .fetch_all(self.db.pool())
+            .await?,
+        )
+    }
+
+    /// Newest first, keyset-paged.
+    pub async fn list(&self, q: &ReferralFilter) -> Result<Vec<Referral>, sqlx::Error> {
+        let (after_at, after_id) = match &q.after {
+            Some((at, id)) => (*at, id.clone()),
+            // Sorts after every UUID.
+            None => (i64::MAX, "~".to_owned()),
+        };
+        referrals(
+            sqlx::query_as(select_referral!(
+                "WHERE ($1 = '' OR area_id = $1) AND ($2 OR status = $3) \
+                 AND (created_at < $4 OR (created_at = $4 AND referral_id < $5)) \
+                 ORDER BY created_at DESC, referral_id DESC LIMIT $6"
+            ))
+            .bind(q.area_id.clone().unwrap_or_default())
+            .bind(q.status.is_none())
+            .bind(q.status.map_or(0, i64::from))
+            .bind(after_at)
+            .bind(after_id)
+            .bind(q.limit)
+            .fetch_all(self.db.pool())
+            .await?,
+        )
+    }
+
+    /// Referrals per status (for status output and tests).
+    pub async fn count_by_status(&self, status: Status) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) AS n FROM referrals WHERE status = $1")
+            .bind(i64::from(status))
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(n)
+    }
+
+    // The WatchReferrals feed.
+
+    /// Status changes after `cursor`, oldest first.
+    pub async fn changes_after(
+        &self,
+        cursor: i64,
+        area_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StatusChange>, sqlx::Error> {
+        changes(
+            sqlx::query_as(
+                "SELECT seq, referral_id, area_id, status, at, detail FROM referral_events \
+                 WHERE seq > $1 AND ($2 = '' OR area_id = $2) ORDER BY seq LIMIT $3",
+            )
+            .bind(cursor)
+            .bind(area_id.unwrap_or_default())
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?,
+        )
+    }
+
+    /// The newest feed position.
+    pub async fn last_change_seq(&self) -> Result<i64, sqlx::Error> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) AS n FROM referral_events")
+            .fetch_one(self.db.pool())
+            .await?;
+        Ok(n)
+    }
+}
