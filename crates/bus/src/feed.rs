@@ -160,12 +160,16 @@ impl Cursor {
         }
     }
 
-    /// The position to read after, given the feed's newest position.
-    pub fn position(self, latest: i64) -> i64 {
+    /// The position to read after; `latest` (the feed's newest position) is asked only for
+    /// [`Cursor::Latest`].
+    pub async fn resolve<E, Fut>(self, latest: impl FnOnce() -> Fut) -> Result<i64, E>
+    where
+        Fut: Future<Output = Result<i64, E>>,
+    {
         match self {
-            Self::Start => 0,
-            Self::Latest => latest,
-            Self::After(n) => n,
+            Self::Start => Ok(0),
+            Self::Latest => latest().await,
+            Self::After(n) => Ok(n),
         }
     }
 
@@ -250,9 +254,11 @@ mod tests {
             assert_eq!(err.field, "after_cursor");
             assert!(err.description.contains("earlier event"), "{err:?}");
         }
-        assert_eq!(Cursor::Start.position(9), 0);
-        assert_eq!(Cursor::Latest.position(9), 9);
-        assert_eq!(Cursor::After(3).position(9), 3);
+        let latest = || async { Ok::<_, ()>(9) };
+        let resolve = |c: Cursor| futures::executor::block_on(c.resolve(latest));
+        assert_eq!(resolve(Cursor::Start), Ok(0));
+        assert_eq!(resolve(Cursor::Latest), Ok(9));
+        assert_eq!(resolve(Cursor::After(3)), Ok(3));
         assert_eq!(Cursor::encode(17), "17");
     }
 

@@ -1,9 +1,7 @@
 //! The SupervisorService gRPC API (thin: validate, call the ledger, convert between wire and
 //! domain types).
 
-use std::pin::Pin;
-
-use futures::Stream;
+use kokeilu_bus::feed::{self, Cursor, FeedStream};
 use kokeilu_proto::supervision::{self as sv, ActionKind};
 use kokeilu_proto::supervisor::{self as pb, supervisor_service_server::SupervisorService};
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
@@ -59,7 +57,7 @@ fn kinds(v: &[i32]) -> Result<Vec<ComplianceKind>, Error> {
 pub fn compliance_event(e: &ComplianceEvent) -> sv::ComplianceEvent {
     sv::ComplianceEvent {
         event_id: e.event_id.clone(),
-        cursor: e.seq.to_string(),
+        cursor: Cursor::encode(e.seq),
         kind: e.kind as i32,
         area_id: e.area.clone(),
         referral_id: e.referral_id.clone(),
@@ -73,22 +71,8 @@ pub fn compliance_event(e: &ComplianceEvent) -> sv::ComplianceEvent {
     }
 }
 
-fn cursor(c: &str) -> Result<Option<i64>, Error> {
-    match c {
-        "" => Ok(Some(0)),
-        "now" => Ok(None),
-        c => c
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::field(
-                    "after_cursor",
-                    "must be a cursor from an earlier event, \"0\" or \"now\"",
-                )
-            }),
-    }
+fn cursor(c: &str) -> Result<Cursor, Error> {
+    Cursor::parse("after_cursor", c, "event").map_err(|v| Error::Invalid(vec![v]))
 }
 
 fn text(t: &str, field: &str) -> Result<String, Error> {
@@ -111,7 +95,7 @@ fn date(d: &Option<kokeilu_proto::common::Date>, field: &str) -> Result<chrono::
         .ok_or_else(|| Error::field(field, "required calendar date"))
 }
 
-type EventStream = Pin<Box<dyn Stream<Item = Result<sv::ComplianceEvent, Status>> + Send>>;
+type EventStream = FeedStream<sv::ComplianceEvent>;
 
 #[tonic::async_trait]
 impl SupervisorService for Api {
@@ -124,29 +108,28 @@ impl SupervisorService for Api {
         let req = request.into_inner();
         let area = area(&req.area_id, false)?;
         let kinds = kinds(&req.kinds)?;
-        let after = match cursor(&req.after_cursor)? {
-            Some(c) => c,
-            None => self.ledger.last_event_seq().await.map_err(Error::from)?,
-        };
+        let after = cursor(&req.after_cursor)?
+            .resolve(|| self.ledger.last_event_seq())
+            .await
+            .map_err(Error::from)?;
         let ledger = self.ledger.clone();
-        let stream = kokeilu_platform::grpc::feed_stream(
-            after,
-            ledger.feed.subscribe(),
-            self.closing.clone(),
-            move |after| {
-                let ledger = ledger.clone();
-                let area = area.clone();
-                let kinds = kinds.clone();
-                async move {
-                    let batch = ledger
-                        .events_after(after, &area, &kinds, 500)
-                        .await
-                        .map_err(|e| Status::from(Error::from(e)))?;
-                    Ok(batch.iter().map(|e| (e.seq, compliance_event(e))).collect())
-                }
-            },
-        );
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            self.ledger
+                .store
+                .feed()
+                .stream(after, self.closing.clone(), move |after, limit| {
+                    let ledger = ledger.clone();
+                    let area = area.clone();
+                    let kinds = kinds.clone();
+                    async move {
+                        let batch = ledger
+                            .events_after(after, &area, &kinds, limit)
+                            .await
+                            .map_err(|e| Status::from(Error::from(e)))?;
+                        Ok(batch.iter().map(|e| (e.seq, compliance_event(e))).collect())
+                    }
+                });
+        Ok(Response::new(stream))
     }
 
     async fn list_compliance_events(
@@ -156,12 +139,12 @@ impl SupervisorService for Api {
         let req = request.into_inner();
         let area = area(&req.area_id, false)?;
         let kinds = kinds(&req.kinds)?;
-        let after = cursor(&req.after_cursor)?.unwrap_or(i64::MAX);
-        let limit = match req.page_size {
-            0 => 100,
-            1..=1000 => i64::from(req.page_size),
-            _ => return Err(Error::field("page_size", "must be between 1 and 1000").into()),
-        };
+        let after = cursor(&req.after_cursor)?
+            .resolve(|| self.ledger.last_event_seq())
+            .await
+            .map_err(Error::from)?;
+        let limit =
+            feed::page_size("page_size", req.page_size).map_err(|v| Error::Invalid(vec![v]))?;
         let events = self
             .ledger
             .events_after(after, &area, &kinds, limit)

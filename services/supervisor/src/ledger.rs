@@ -6,7 +6,6 @@
 //! Each step loads through the [`Store`], asks [`crate::domain`] for the whole decision, and
 //! writes it through the store ([`Ledger::write`]).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -17,7 +16,6 @@ use kokeilu_platform::SharedClock;
 use kokeilu_proto::supervision::{FactKind, ServiceFact};
 use kokeilu_proto::{date_to_naive, subjects};
 use kokeilu_rules::registry::Registry;
-use tokio::sync::watch;
 
 use crate::domain::{
     Case, ComplianceEvent, DeadlineKind, Decision, Draft, Fact, Referral, decide_fact,
@@ -46,8 +44,6 @@ pub struct Ledger {
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub ack_working_days: u32,
-    /// Bumped after every commit that added compliance events.
-    pub feed: Arc<watch::Sender<u64>>,
 }
 
 fn date_of(fact: &ServiceFact) -> Result<NaiveDate, FactError> {
@@ -85,12 +81,12 @@ impl Ledger {
             outbox,
             clock,
             ack_working_days,
-            feed: Arc::new(watch::channel(0).0),
         }
     }
 
+    /// Wakes the event feed's readers after a commit that added events.
     pub fn feed_changed(&self) {
-        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+        self.store.feed().notify();
     }
 
     /// Stores and publishes a compliance event in `tx`.

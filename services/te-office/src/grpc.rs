@@ -1,8 +1,6 @@
 //! The TeOfficeService gRPC API: converts wire types, calls the desk, converts back.
 
-use std::pin::Pin;
-
-use futures::Stream;
+use kokeilu_bus::feed::{self, Cursor, FeedStream, PageToken};
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_proto::teoffice::{self as pb, te_office_service_server::TeOfficeService};
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
@@ -78,7 +76,7 @@ fn referral_to_wire(r: &Referral, history: &[StatusChange]) -> pb::Referral {
 
 fn change_to_wire(e: &StatusChange) -> pb::ReferralStatusChange {
     pb::ReferralStatusChange {
-        cursor: e.seq.to_string(),
+        cursor: Cursor::encode(e.seq),
         referral_id: e.referral_id.clone(),
         area_id: e.area_id.clone(),
         status: wire_status(e.status) as i32,
@@ -87,44 +85,8 @@ fn change_to_wire(e: &StatusChange) -> pb::ReferralStatusChange {
     }
 }
 
-fn page_size(v: u32) -> Result<i64, Error> {
-    match v {
-        0 => Ok(100),
-        1..=1000 => Ok(i64::from(v)),
-        _ => Err(Error::Invalid(vec![FieldViolation::new(
-            "page_size",
-            "must be between 1 and 1000",
-        )])),
-    }
-}
-
-fn parse_page_token(token: &str) -> Result<Option<(i64, String)>, Error> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    token
-        .split_once(':')
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
-        .map(Some)
-        .ok_or_else(|| Error::Invalid(vec![FieldViolation::new("page_token", "not a page token")]))
-}
-
-fn parse_cursor(cursor: &str) -> Result<Option<i64>, Error> {
-    match cursor {
-        "" => Ok(Some(0)),
-        "now" => Ok(None),
-        c => c
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| {
-                Error::Invalid(vec![FieldViolation::new(
-                    "after_cursor",
-                    "must be a cursor from an earlier change, \"0\" or \"now\"",
-                )])
-            }),
-    }
+fn invalid(v: FieldViolation) -> Error {
+    Error::Invalid(vec![v])
 }
 
 /// Wire facts into the rules' facts (henkilötunnus, home and start date are filled in later).
@@ -220,7 +182,7 @@ fn decision_to_wire(d: eligibility::Decision) -> pb::EligibilityDecision {
     out
 }
 
-type ChangeStream = Pin<Box<dyn Stream<Item = Result<pb::ReferralStatusChange, Status>> + Send>>;
+type ChangeStream = FeedStream<pb::ReferralStatusChange>;
 
 #[tonic::async_trait]
 impl TeOfficeService for Api {
@@ -262,24 +224,19 @@ impl TeOfficeService for Api {
         request: Request<pb::ListReferralsRequest>,
     ) -> Result<Response<pb::ListReferralsResponse>, Status> {
         let req = request.into_inner();
-        let limit = page_size(req.page_size)?;
+        let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
+        let after = PageToken::parse("page_token", &req.page_token).map_err(invalid)?;
         let filter = ReferralFilter {
             area_id: (!req.area_id.is_empty()).then_some(req.area_id),
             status: domain_status(req.status, "status")?,
             limit: limit + 1,
-            after: parse_page_token(&req.page_token)?,
+            after: after.map(|t| (t.at, t.id)),
         };
-        let mut rows = self.desk.list(&filter).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(100));
-        let next_page_token = match rows.last() {
-            Some((last, _)) if more => format!(
-                "{}:{}",
-                last.created_at.timestamp_micros(),
-                last.referral_id
-            ),
-            _ => String::new(),
-        };
+        let rows = self.desk.list(&filter).await?;
+        let (rows, next_page_token) = feed::keyset_page(rows, limit, |(r, _)| PageToken {
+            at: r.created_at.timestamp_micros(),
+            id: r.referral_id.clone(),
+        });
         let referrals = rows
             .iter()
             .map(|(r, history)| referral_to_wire(r, history))
@@ -324,25 +281,22 @@ impl TeOfficeService for Api {
         request: Request<pb::WatchReferralsRequest>,
     ) -> Result<Response<Self::WatchReferralsStream>, Status> {
         let req = request.into_inner();
-        let cursor = match parse_cursor(&req.after_cursor)? {
-            Some(c) => c,
-            None => self.desk.last_change().await?,
-        };
+        let cursor = Cursor::parse("after_cursor", &req.after_cursor, "change").map_err(invalid)?;
+        let after = cursor.resolve(|| self.desk.last_change()).await?;
         let area = (!req.area_id.is_empty()).then_some(req.area_id);
         let desk = self.desk.clone();
-        let stream = kokeilu_platform::grpc::feed_stream(
-            cursor,
-            desk.feed.subscribe(),
-            self.closing.clone(),
-            move |after| {
-                let desk = desk.clone();
-                let area = area.clone();
-                async move {
-                    let batch = desk.changes_after(after, area.as_deref(), 500).await?;
-                    Ok(batch.iter().map(|e| (e.seq, change_to_wire(e))).collect())
-                }
-            },
-        );
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            self.desk
+                .store
+                .feed()
+                .stream(after, self.closing.clone(), move |after, limit| {
+                    let desk = desk.clone();
+                    let area = area.clone();
+                    async move {
+                        let batch = desk.changes_after(after, area.as_deref(), limit).await?;
+                        Ok(batch.iter().map(|e| (e.seq, change_to_wire(e))).collect())
+                    }
+                });
+        Ok(Response::new(stream))
     }
 }

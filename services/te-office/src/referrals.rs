@@ -4,8 +4,6 @@
 //! together; the relay publishes after commit. Answers from areas move the status forward and
 //! never back (a late "received" after an acknowledgement only adds to the history).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
@@ -15,7 +13,6 @@ use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::referral::ReferralIssued;
 use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
 use kokeilu_rules::registry::Registry;
-use tokio::sync::watch;
 
 use crate::domain::{
     AnswerOutcome, NewReferral, Referral, ReferralFilter, Status, StatusChange, answer_outcome,
@@ -39,8 +36,6 @@ pub struct Desk {
     pub clock: SharedClock,
     pub registry: &'static Registry,
     pub pseudonyms: Pseudonymizer,
-    /// Bumped after every commit that appended to the status feed.
-    pub feed: Arc<watch::Sender<u64>>,
 }
 
 impl Desk {
@@ -56,12 +51,12 @@ impl Desk {
             clock,
             registry: Registry::builtin(),
             pseudonyms,
-            feed: Arc::new(watch::channel(0).0),
         }
     }
 
+    /// Wakes the status feed's readers after a commit that appended to it.
     pub fn feed_changed(&self) {
-        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+        self.store.feed().notify();
     }
 
     /// Decides and stores a referral, or returns the earlier result for the same key.

@@ -15,7 +15,7 @@
 //! `suspensions`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kokeilu_bus::{Db, Tx};
+use kokeilu_bus::{Db, Feed, Tx};
 
 use crate::domain::Status;
 
@@ -26,6 +26,7 @@ mod suspensions;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    feed: Feed,
 }
 
 fn decode_error(column: &str, e: impl std::fmt::Display) -> sqlx::Error {
@@ -55,7 +56,15 @@ fn status(column: &str, v: i64) -> Result<Status, sqlx::Error> {
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            feed: Feed::new(referrals::FEED_LOCK),
+        }
+    }
+
+    /// The `WatchReferrals` feed (the status history).
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     pub fn db(&self) -> &Db {

@@ -2,8 +2,6 @@
 //! rejecting the referral. Every answer to the TE office goes through the outbox and carries the
 //! referral's trace context, so the referral stays one trace end to end.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
@@ -13,7 +11,6 @@ use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
 use kokeilu_proto::supervision::FactKind;
 use kokeilu_proto::{Payload, subjects, timestamp_from};
-use tokio::sync::watch;
 
 use crate::domain::{self, IncomingReferral, IncomingStatus, Rejection, Step, check_area};
 use crate::error::Error;
@@ -27,8 +24,6 @@ pub struct Desk {
     pub outbox: Outbox,
     pub clock: SharedClock,
     pub pseudonyms: Pseudonymizer,
-    /// Bumped after every commit that changed the feed.
-    pub feed: Arc<watch::Sender<u64>>,
 }
 
 impl Desk {
@@ -45,12 +40,12 @@ impl Desk {
             outbox,
             clock,
             pseudonyms,
-            feed: Arc::new(watch::channel(0).0),
         }
     }
 
+    /// Wakes the feed's readers after a commit that changed it.
     pub fn feed_changed(&self) {
-        self.feed.send_modify(|n| *n = n.wrapping_add(1));
+        self.store.feed().notify();
     }
 
     /// Rejects requests that name another area (or none).

@@ -1,8 +1,6 @@
 //! The TrialAreaService gRPC API: converts wire types, calls the desk, converts back.
 
-use std::pin::Pin;
-
-use futures::Stream;
+use kokeilu_bus::feed::{self, Cursor, FeedStream, PageToken};
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_proto::trialarea::{self as pb, trial_area_service_server::TrialAreaService};
 use kokeilu_proto::{date_from_naive, timestamp_from};
@@ -48,8 +46,12 @@ fn to_wire(r: &IncomingReferral) -> pb::IncomingReferral {
         received_at: Some(timestamp_from(r.received_at)),
         decided_at: r.decided_at.map(timestamp_from),
         rejection_reason: r.rejection_reason.map_or(0, |reason| reason as i32),
-        cursor: r.cursor.to_string(),
+        cursor: Cursor::encode(r.cursor),
     }
+}
+
+fn invalid(v: FieldViolation) -> Error {
+    Error::Invalid(vec![v])
 }
 
 fn referral_id(id: &str) -> Result<&str, Error> {
@@ -74,7 +76,7 @@ fn required_date(
     }
 }
 
-type IncomingStream = Pin<Box<dyn Stream<Item = Result<pb::IncomingReferral, Status>> + Send>>;
+type IncomingStream = FeedStream<pb::IncomingReferral>;
 
 #[tonic::async_trait]
 impl TrialAreaService for Api {
@@ -84,17 +86,7 @@ impl TrialAreaService for Api {
     ) -> Result<Response<pb::ListIncomingReferralsResponse>, Status> {
         let req = request.into_inner();
         self.desk.check_area(&req.area_id)?;
-        let limit = match req.page_size {
-            0 => 100,
-            1..=1000 => i64::from(req.page_size),
-            _ => {
-                return Err(Error::Invalid(vec![FieldViolation::new(
-                    "page_size",
-                    "must be between 1 and 1000",
-                )])
-                .into());
-            }
-        };
+        let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
         let status = match pb::IncomingStatus::try_from(req.status) {
             Ok(pb::IncomingStatus::Unspecified) => None,
             Ok(pb::IncomingStatus::Received) => Some(IncomingStatus::Received),
@@ -106,32 +98,20 @@ impl TrialAreaService for Api {
                 );
             }
         };
-        let after = if req.page_token.is_empty() {
-            None
-        } else {
-            Some(
-                req.page_token
-                    .split_once(':')
-                    .and_then(|(at, id)| {
-                        let at = chrono::DateTime::from_timestamp_micros(at.parse().ok()?)?;
-                        Some((at, id.to_owned()))
-                    })
-                    .ok_or_else(|| {
-                        Error::Invalid(vec![FieldViolation::new("page_token", "not a page token")])
-                    })?,
-            )
+        let after = match PageToken::parse("page_token", &req.page_token).map_err(invalid)? {
+            None => None,
+            Some(t) => Some((
+                chrono::DateTime::from_timestamp_micros(t.at).ok_or_else(|| {
+                    invalid(FieldViolation::new("page_token", "not a page token"))
+                })?,
+                t.id,
+            )),
         };
-        let mut rows = self.desk.list(status, limit + 1, after).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(usize::try_from(limit).unwrap_or(100));
-        let next_page_token = match rows.last() {
-            Some(last) if more => format!(
-                "{}:{}",
-                last.received_at.timestamp_micros(),
-                last.referral_id
-            ),
-            _ => String::new(),
-        };
+        let rows = self.desk.list(status, limit + 1, after).await?;
+        let (rows, next_page_token) = feed::keyset_page(rows, limit, |r| PageToken {
+            at: r.received_at.timestamp_micros(),
+            id: r.referral_id.clone(),
+        });
         Ok(Response::new(pb::ListIncomingReferralsResponse {
             referrals: rows.iter().map(to_wire).collect(),
             next_page_token,
@@ -157,30 +137,26 @@ impl TrialAreaService for Api {
     ) -> Result<Response<Self::WatchIncomingReferralsStream>, Status> {
         let req = request.into_inner();
         self.desk.check_area(&req.area_id)?;
-        let cursor = match req.after_cursor.as_str() {
-            "" => 0,
-            "now" => self.desk.last_cursor().await?,
-            c => c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                Error::Invalid(vec![FieldViolation::new(
-                    "after_cursor",
-                    "must be a cursor from an earlier referral, \"0\" or \"now\"",
-                )])
-            })?,
-        };
+        let after = Cursor::parse("after_cursor", &req.after_cursor, "referral")
+            .map_err(invalid)?
+            .resolve(|| self.desk.last_cursor())
+            .await?;
         let desk = self.desk.clone();
-        let stream = kokeilu_platform::grpc::feed_stream(
-            cursor,
-            desk.feed.subscribe(),
-            self.closing.clone(),
-            move |after| {
-                let desk = desk.clone();
-                async move {
-                    let batch = desk.changes_after(after, 500).await.map_err(Status::from)?;
-                    Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
-                }
-            },
-        );
-        Ok(Response::new(Box::pin(stream)))
+        let stream =
+            self.desk
+                .store
+                .feed()
+                .stream(after, self.closing.clone(), move |after, limit| {
+                    let desk = desk.clone();
+                    async move {
+                        let batch = desk
+                            .changes_after(after, limit)
+                            .await
+                            .map_err(Status::from)?;
+                        Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
+                    }
+                });
+        Ok(Response::new(stream))
     }
 
     async fn acknowledge_client(

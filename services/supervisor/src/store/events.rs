@@ -7,7 +7,7 @@ use super::{Store, date, instant, micros, typed};
 use crate::domain::{ComplianceEvent, ComplianceKind, Draft};
 
 /// Serialises the writers of the compliance-event feed (see `Db::lock_feed`).
-const FEED_LOCK: i64 = 0x5a_7e_0a_1e;
+pub(super) const FEED_LOCK: i64 = 0x5a_7e_0a_1e;
 
 /// `deadline_kind` of an event about no deadline, and `due` of an event without a due date.
 const NO_DEADLINE: i64 = 0;
@@ -65,7 +65,7 @@ impl Store {
         d: &Draft,
         detected_at: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
-        self.db.lock_feed(tx, FEED_LOCK).await?;
+        self.feed.lock(&self.db, tx).await?;
         let (seq,): (i64,) = sqlx::query_as(
             "INSERT INTO compliance_events (event_id, kind, area_id, referral_id, client_pseudonym, \
              deadline_kind, due, event_date, detail, rule, detected_at) \

@@ -17,7 +17,7 @@ mod deadlines;
 mod events;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kokeilu_bus::{Backend, Db, Tx};
+use kokeilu_bus::{Backend, Db, Feed, Tx};
 
 pub use actions::StoredAnswer;
 
@@ -25,11 +25,20 @@ pub use actions::StoredAnswer;
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    feed: Feed,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            feed: Feed::new(events::FEED_LOCK),
+        }
+    }
+
+    /// The compliance-event feed (`SubscribeComplianceEvents`, `ListComplianceEvents`).
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// Starts a write transaction.

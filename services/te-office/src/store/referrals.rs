@@ -7,7 +7,7 @@ use super::{Store, date, decode_error, instant, micros, status};
 use crate::domain::{Ground, Referral, ReferralFilter, Status, StatusChange};
 
 /// Feed lock id for `referral_events`.
-const FEED_LOCK: i64 = 0x7e_0ff1_ce01;
+pub(super) const FEED_LOCK: i64 = 0x7e_0ff1_ce01;
 
 /// A `referrals` row as stored.
 #[derive(sqlx::FromRow)]
@@ -209,7 +209,7 @@ impl Store {
         at: DateTime<Utc>,
         detail: &str,
     ) -> Result<(), sqlx::Error> {
-        self.db.lock_feed(tx, FEED_LOCK).await?;
+        self.feed.lock(&self.db, tx).await?;
         sqlx::query(
             "INSERT INTO referral_events (referral_id, area_id, status, at, detail) \
              VALUES ($1, $2, $3, $4, $5)",

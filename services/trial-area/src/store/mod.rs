@@ -13,7 +13,7 @@
 //! transaction, so that a state change and its outbox rows commit together.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kokeilu_bus::{Db, Tx};
+use kokeilu_bus::{Db, Feed, Tx};
 
 pub mod actions;
 pub mod clients;
@@ -23,11 +23,20 @@ pub mod referrals;
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    feed: Feed,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            feed: Feed::new(referrals::FEED_LOCK),
+        }
+    }
+
+    /// The `WatchIncomingReferrals` feed.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     pub fn db(&self) -> &Db {

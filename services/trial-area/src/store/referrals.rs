@@ -187,7 +187,7 @@ impl Store {
 
     /// Appends the referral to the change feed.
     async fn touch(&self, tx: &mut Tx, referral_id: &str) -> Result<(), sqlx::Error> {
-        self.db.lock_feed(tx, FEED_LOCK).await?;
+        self.feed.lock(&self.db, tx).await?;
         let seq: i64 =
             sqlx::query_scalar("INSERT INTO incoming_feed (referral_id) VALUES ($1) RETURNING seq")
                 .bind(referral_id)
