@@ -1,0 +1,214 @@
+//! Operators see the outbox back up while NATS is down and drain when it returns, and every
+//! gRPC call by method and status code, on the admin port's `/metrics`.
+
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kokeilu_platform::nats_server::NatsOptions;
+use kokeilu_platform::{ManualClock, SharedClock};
+use kokeilu_proto::subjects;
+use kokeilu_proto::teoffice::te_office_service_client::TeOfficeServiceClient;
+use kokeilu_test_support::{TestBackend, TestDb, nats_with, wait_for};
+use support::{referral, test_start};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Referrals submitted while NATS is down.
+const N: u32 = 5;
+
+/// The test process has one metrics recorder, so the backends run one after the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_backlog_rises_while_nats_is_down_and_drains_after() {
+    kokeilu_platform::metrics::install("te-office");
+    backlog_rises_and_drains(TestBackend::Sqlite, 0).await;
+    backlog_rises_and_drains(TestBackend::Postgres, 1000).await;
+}
+
+const RPC_COUNT: &str = "rpc_server_call_duration_seconds_count";
+
+/// The labels of te-office's `SubmitReferral` calls that ended with `code`.
+fn call(code: &str) -> [(&'static str, &str); 5] {
+    [
+        ("service_name", "te-office"),
+        ("rpc_system", "grpc"),
+        ("rpc_service", "kokeilu.teoffice.v1.TeOfficeService"),
+        ("rpc_method", "SubmitReferral"),
+        ("rpc_grpc_status_code", code),
+    ]
+}
+
+async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let store = tempfile::tempdir().unwrap();
+    let options = NatsOptions {
+        store_dir: Some(store.path().to_path_buf()),
+        ..NatsOptions::default()
+    };
+    let mut nats = nats_with(&options);
+    let port = nats.port();
+
+    let clock = ManualClock::new(test_start());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+    let app = te_office::Application::build(&config, shared)
+        .await
+        .unwrap();
+    let grpc_url = format!("http://127.0.0.1:{}", app.port());
+    let (stop_app, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_addr = admin.local_addr().unwrap();
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin_task = tokio::spawn(kokeilu_platform::metrics::serve_admin(admin, async move {
+        let _ = admin_stopped.await;
+    }));
+
+    assert_eq!(get(admin_addr, "/healthz").await, "ok");
+    // The relay reports an empty outbox before anything is submitted.
+    wait_for("an empty backlog", Duration::from_secs(30), || async {
+        (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(0.0)).then_some(())
+    })
+    .await;
+    let issued = subjects::referral_issued("kainuu");
+    let sent_label = [("messaging_destination_name", issued.as_str())];
+    let sent_before = metric(
+        admin_addr,
+        "messaging_client_sent_messages_total",
+        &sent_label,
+    )
+    .await
+    .unwrap_or(0.0);
+
+    let ok_before = metric(admin_addr, RPC_COUNT, &call("0"))
+        .await
+        .unwrap_or(0.0);
+    let invalid_before = metric(admin_addr, RPC_COUNT, &call("3"))
+        .await
+        .unwrap_or(0.0);
+
+    nats.stop(Duration::from_secs(10));
+    drop(nats);
+
+    let mut te = TeOfficeServiceClient::connect(grpc_url).await.unwrap();
+    for n in first..first + N {
+        te.submit_referral(referral(n, "205")).await.unwrap();
+    }
+    let err = te
+        .submit_referral(referral(first, "998"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+
+    wait_for(
+        "the backlog to reach every referral",
+        Duration::from_secs(30),
+        || async {
+            (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(f64::from(N)))
+                .then_some(())
+        },
+    )
+    .await;
+    // The messages wait while the service clock moves on: the oldest one ages.
+    clock.advance(chrono::Duration::seconds(90));
+    wait_for("the oldest row to age", Duration::from_secs(30), || async {
+        let age = metric(admin_addr, "kokeilu_outbox_oldest_age_seconds", &[]).await?;
+        (age >= 90.0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        metric(
+            admin_addr,
+            "messaging_client_sent_messages_total",
+            &sent_label
+        )
+        .await
+        .unwrap_or(0.0),
+        sent_before,
+        "nothing can be sent while NATS is down"
+    );
+
+    let _nats = nats_with(&NatsOptions {
+        port: Some(port),
+        ..options
+    });
+    wait_for("the backlog to drain", Duration::from_secs(90), || async {
+        (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(0.0)).then_some(())
+    })
+    .await;
+    wait_for("the sent counter", Duration::from_secs(30), || async {
+        let sent = metric(
+            admin_addr,
+            "messaging_client_sent_messages_total",
+            &sent_label,
+        )
+        .await?;
+        (sent >= sent_before + f64::from(N)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        metric(admin_addr, "kokeilu_outbox_oldest_age_seconds", &[]).await,
+        Some(0.0)
+    );
+
+    let ok = metric(admin_addr, RPC_COUNT, &call("0"))
+        .await
+        .unwrap_or(0.0);
+    assert!(ok >= ok_before + f64::from(N), "SubmitReferral OK: {ok}");
+    let invalid = metric(admin_addr, RPC_COUNT, &call("3"))
+        .await
+        .unwrap_or(0.0);
+    assert!(
+        invalid > invalid_before,
+        "SubmitReferral INVALID_ARGUMENT: {invalid}"
+    );
+
+    let _ = stop_app.send(());
+    running.await.unwrap().unwrap();
+    let _ = stop_admin.send(());
+    admin_task.await.unwrap().unwrap();
+}
+
+/// The body of `GET path` on the admin port.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    body.to_owned()
+}
+
+/// The sum of every `name` series on `/metrics` with all of `labels`; `None` if there is none.
+async fn metric(addr: std::net::SocketAddr, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let text = get(addr, "/metrics").await;
+    let mut found = None;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let (series_name, series_labels) = series.split_once('{').unwrap_or((series, ""));
+        if series_name != name
+            || !labels
+                .iter()
+                .all(|(k, v)| series_labels.contains(&format!("{k}=\"{v}\"")))
+        {
+            continue;
+        }
+        *found.get_or_insert(0.0) += value.parse::<f64>().unwrap();
+    }
+    found
+}
