@@ -28,18 +28,10 @@ async fn outbox_backlog_rises_while_nats_is_down_and_drains_after() {
     backlog_rises_and_drains(TestBackend::Postgres, 1000).await;
 }
 
+const BACKLOG: &str = "kokeilu_outbox_backlog";
+const OLDEST_AGE: &str = "kokeilu_outbox_oldest_age_seconds";
+const SENT: &str = "messaging_client_sent_messages_total";
 const RPC_COUNT: &str = "rpc_server_call_duration_seconds_count";
-
-/// The labels of te-office's `SubmitReferral` calls that ended with `code`.
-fn call(code: &str) -> [(&'static str, &str); 5] {
-    [
-        ("service_name", "te-office"),
-        ("rpc_system", "grpc"),
-        ("rpc_service", "kokeilu.teoffice.v1.TeOfficeService"),
-        ("rpc_method", "SubmitReferral"),
-        ("rpc_grpc_status_code", code),
-    ]
-}
 
 async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
     let Some(db) = TestDb::new(backend).await else {
@@ -59,6 +51,7 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
     let app = te_office::Application::build(&config, shared)
         .await
         .unwrap();
+    let te_db = app.db().clone();
     let grpc_url = format!("http://127.0.0.1:{}", app.port());
     let (stop_app, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until(async move {
@@ -70,29 +63,39 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
     let admin_task = tokio::spawn(kokeilu_platform::metrics::serve_admin(admin, async move {
         let _ = admin_stopped.await;
     }));
+    let read = |name: &'static str, labels: Vec<(&'static str, String)>| async move {
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        metric(admin_addr, name, &labels).await
+    };
+    let issued = || {
+        vec![(
+            "messaging_destination_name",
+            subjects::referral_issued("kainuu"),
+        )]
+    };
+    let call = |code: &str| {
+        vec![
+            ("service_name", "te-office".to_owned()),
+            ("rpc_system", "grpc".to_owned()),
+            (
+                "rpc_service",
+                "kokeilu.teoffice.v1.TeOfficeService".to_owned(),
+            ),
+            ("rpc_method", "SubmitReferral".to_owned()),
+            ("rpc_grpc_status_code", code.to_owned()),
+        ]
+    };
 
     assert_eq!(get(admin_addr, "/healthz").await, "ok");
     // The relay reports an empty outbox before anything is submitted.
     wait_for("an empty backlog", Duration::from_secs(30), || async {
-        (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(0.0)).then_some(())
+        (read(BACKLOG, vec![]).await == Some(0.0)).then_some(())
     })
     .await;
-    let issued = subjects::referral_issued("kainuu");
-    let sent_label = [("messaging_destination_name", issued.as_str())];
-    let sent_before = metric(
-        admin_addr,
-        "messaging_client_sent_messages_total",
-        &sent_label,
-    )
-    .await
-    .unwrap_or(0.0);
-
-    let ok_before = metric(admin_addr, RPC_COUNT, &call("0"))
-        .await
-        .unwrap_or(0.0);
-    let invalid_before = metric(admin_addr, RPC_COUNT, &call("3"))
-        .await
-        .unwrap_or(0.0);
+    let sent_before = read(SENT, issued()).await.unwrap_or(0.0);
+    let all_sent_before = read(SENT, vec![]).await.unwrap_or(0.0);
+    let ok_before = read(RPC_COUNT, call("0")).await.unwrap_or(0.0);
+    let invalid_before = read(RPC_COUNT, call("3")).await.unwrap_or(0.0);
 
     nats.stop(Duration::from_secs(10));
     drop(nats);
@@ -107,32 +110,23 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
 
-    wait_for(
-        "the backlog to reach every referral",
-        Duration::from_secs(30),
-        || async {
-            (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(f64::from(N)))
-                .then_some(())
-        },
-    )
+    // Each referral leaves a message to its area, and one to AVI, in the outbox.
+    let unsent = kokeilu_bus::outbox::pending(&te_db).await.unwrap();
+    assert!(unsent >= i64::from(N), "{unsent} unsent rows");
+    wait_for("the backlog to rise", Duration::from_secs(30), || async {
+        (read(BACKLOG, vec![]).await == Some(unsent as f64)).then_some(())
+    })
     .await;
     // The messages wait while the service clock moves on: the oldest one ages.
     clock.advance(chrono::Duration::seconds(90));
     wait_for("the oldest row to age", Duration::from_secs(30), || async {
-        let age = metric(admin_addr, "kokeilu_outbox_oldest_age_seconds", &[]).await?;
-        (age >= 90.0).then_some(())
+        (read(OLDEST_AGE, vec![]).await? >= 90.0).then_some(())
     })
     .await;
     assert_eq!(
-        metric(
-            admin_addr,
-            "messaging_client_sent_messages_total",
-            &sent_label
-        )
-        .await
-        .unwrap_or(0.0),
-        sent_before,
-        "nothing can be sent while NATS is down"
+        read(SENT, vec![]).await.unwrap_or(0.0),
+        all_sent_before,
+        "nothing is sent while NATS is down"
     );
 
     let _nats = nats_with(&NatsOptions {
@@ -140,31 +134,20 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
         ..options
     });
     wait_for("the backlog to drain", Duration::from_secs(90), || async {
-        (metric(admin_addr, "kokeilu_outbox_backlog", &[]).await == Some(0.0)).then_some(())
+        (read(BACKLOG, vec![]).await == Some(0.0)).then_some(())
     })
     .await;
-    wait_for("the sent counter", Duration::from_secs(30), || async {
-        let sent = metric(
-            admin_addr,
-            "messaging_client_sent_messages_total",
-            &sent_label,
-        )
-        .await?;
-        (sent >= sent_before + f64::from(N)).then_some(())
+    wait_for("the sent counters", Duration::from_secs(30), || async {
+        let sent = read(SENT, issued()).await?;
+        let all = read(SENT, vec![]).await?;
+        (sent >= sent_before + f64::from(N) && all >= all_sent_before + unsent as f64).then_some(())
     })
     .await;
-    assert_eq!(
-        metric(admin_addr, "kokeilu_outbox_oldest_age_seconds", &[]).await,
-        Some(0.0)
-    );
+    assert_eq!(read(OLDEST_AGE, vec![]).await, Some(0.0));
 
-    let ok = metric(admin_addr, RPC_COUNT, &call("0"))
-        .await
-        .unwrap_or(0.0);
+    let ok = read(RPC_COUNT, call("0")).await.unwrap_or(0.0);
     assert!(ok >= ok_before + f64::from(N), "SubmitReferral OK: {ok}");
-    let invalid = metric(admin_addr, RPC_COUNT, &call("3"))
-        .await
-        .unwrap_or(0.0);
+    let invalid = read(RPC_COUNT, call("3")).await.unwrap_or(0.0);
     assert!(
         invalid > invalid_before,
         "SubmitReferral INVALID_ARGUMENT: {invalid}"
