@@ -8,11 +8,11 @@
 //!
 //! Names follow the OpenTelemetry semantic conventions with dots written as underscores,
 //! `_seconds` for durations and `_total` for counters. Every series also has the label
-//! `service_name` (`te-office`, `trial-area-<area>`, `supervisor`, as the service installs it).
+//! `service_name`, the name the service passes to [`install`].
 //!
 //! | Name | Type | Labels | Meaning |
 //! |---|---|---|---|
-//! | `rpc_server_call_duration_seconds` | histogram | `rpc_system="grpc"`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code` | Duration of each gRPC call handled, from request to the final status (a server stream: until it ends). Its `_count` is the call rate; a non-zero `rpc_grpc_status_code` an error. Calls to methods the service does not have are labelled `_OTHER`. |
+//! | `rpc_server_call_duration_seconds` | histogram | `rpc_system="grpc"`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code` | Duration of each gRPC call handled, from request to the final status (a server stream: until it ends). Its `_count` is the call rate; a non-zero `rpc_grpc_status_code` an error. Calls answered `UNIMPLEMENTED` (12) are labelled `_OTHER`, so arbitrary paths sent by a client do not become series. |
 //! | `messaging_client_sent_messages_total` | counter | `messaging_system="nats"`, `messaging_destination_name` | Outbox messages the relay published and JetStream acknowledged, per subject. |
 //! | `kokeilu_outbox_backlog` | gauge | | Outbox rows not yet acknowledged by JetStream. Refreshed about once a second, also while NATS is unreachable. |
 //! | `kokeilu_outbox_oldest_age_seconds` | gauge | | Age of the oldest unsent outbox row (0 when the outbox is empty): a relay that is stalled makes it grow. |
@@ -214,4 +214,61 @@ fn describe() {
         Unit::Count,
         "Compliance events raised, per kind and trial area"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    }
+
+    #[tokio::test]
+    #[allow(clippy::unwrap_used)]
+    async fn one_recorder_per_process_served_on_the_admin_port() {
+        let first = install("test-service");
+        let again = install("another-name");
+        metrics::counter!(DEAD_LETTERS, CONSUMER_GROUP => "c").increment(2);
+        let line = again
+            .render()
+            .lines()
+            .find(|l| l.starts_with(DEAD_LETTERS))
+            .map(str::to_owned)
+            .unwrap();
+        assert!(line.contains("service_name=\"test-service\""), "{line}");
+        assert!(
+            line.contains("messaging_consumer_group_name=\"c\""),
+            "{line}"
+        );
+        assert!(line.ends_with(" 2"), "{line}");
+        assert_eq!(first.render(), again.render());
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_admin(listener, async move {
+            let _ = stopped.await;
+        }));
+        let health = get(addr, "/healthz").await;
+        assert!(
+            health.starts_with("HTTP/1.1 200") && health.ends_with("ok"),
+            "{health}"
+        );
+        let scrape = get(addr, "/metrics").await;
+        assert!(scrape.contains(&line), "{scrape}");
+        assert!(
+            scrape.contains("# HELP kokeilu_dead_letters_total"),
+            "{scrape}"
+        );
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+    }
 }

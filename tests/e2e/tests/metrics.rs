@@ -144,9 +144,29 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
     })
     .await;
     assert_eq!(read(OLDEST_AGE, vec![]).await, Some(0.0));
+    // The consumers report their lag (nothing te-office consumes was sent).
+    wait_for(
+        "the answers consumer's lag",
+        Duration::from_secs(30),
+        || async {
+            let durable = vec![(
+                "messaging_consumer_group_name",
+                "te-office-answers".to_owned(),
+            )];
+            (read("kokeilu_consumer_lag", durable).await == Some(0.0)).then_some(())
+        },
+    )
+    .await;
 
     let ok = read(RPC_COUNT, call("0")).await.unwrap_or(0.0);
     assert!(ok >= ok_before + f64::from(N), "SubmitReferral OK: {ok}");
+    let mut all_calls = call("0");
+    all_calls.push(("le", "+Inf".to_owned()));
+    assert_eq!(
+        read("rpc_server_call_duration_seconds_bucket", all_calls).await,
+        Some(ok),
+        "a histogram with buckets"
+    );
     let invalid = read(RPC_COUNT, call("3")).await.unwrap_or(0.0);
     assert!(
         invalid > invalid_before,
