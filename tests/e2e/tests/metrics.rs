@@ -12,7 +12,7 @@ use std::time::Duration;
 use kokeilu_platform::nats_server::NatsOptions;
 use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::subjects;
-use kokeilu_proto::teoffice::te_office_service_client::TeOfficeServiceClient;
+use kokeilu_proto::teoffice::{self as te, te_office_service_client::TeOfficeServiceClient};
 use kokeilu_test_support::{TestBackend, TestDb, nats_with, wait_for};
 use support::{referral, test_start};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -173,7 +173,41 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
         "SubmitReferral INVALID_ARGUMENT: {invalid}"
     );
 
-    let _ = stop_app.send(());
+    // A server stream is recorded when it ends: here when the client leaves (CANCELLED) and
+    // when the service stops (UNAVAILABLE).
+    let watch = |code: &str| {
+        let mut labels = call(code);
+        labels[3].1 = "WatchReferrals".to_owned();
+        labels
+    };
+    let cancelled_before = read(RPC_COUNT, watch("1")).await.unwrap_or(0.0);
+    let unavailable_before = read(RPC_COUNT, watch("14")).await.unwrap_or(0.0);
+    for keep in [false, true] {
+        let mut stream = te
+            .watch_referrals(te::WatchReferralsRequest::default())
+            .await
+            .unwrap()
+            .into_inner();
+        stream.message().await.unwrap().unwrap();
+        if keep {
+            let _ = stop_app.send(());
+            while let Ok(Some(_)) = stream.message().await {}
+            break;
+        }
+    }
+    wait_for(
+        "the watch left by its client",
+        Duration::from_secs(30),
+        || async { (read(RPC_COUNT, watch("1")).await? > cancelled_before).then_some(()) },
+    )
+    .await;
+    wait_for(
+        "the watch ended by the service",
+        Duration::from_secs(30),
+        || async { (read(RPC_COUNT, watch("14")).await? > unavailable_before).then_some(()) },
+    )
+    .await;
+
     running.await.unwrap().unwrap();
     let _ = stop_admin.send(());
     admin_task.await.unwrap().unwrap();
