@@ -70,8 +70,8 @@ pub enum HandlerError {
     /// Try again later.
     #[error("transient: {0}")]
     Transient(String),
-    /// The message says it comes from, or goes to, someone the subject NATS authorised does not
-    /// allow: refused and dead-lettered now, and counted with outcome `security`.
+    /// Refused on security grounds: the sender or recipient is not one that the subject (which
+    /// NATS authorised) allows. Dead-lettered now, and counted with outcome `security`.
     #[error("refused: {0}")]
     Security(String),
 }
@@ -192,8 +192,14 @@ impl Meters {
             retry: consumed("retry"),
             dead_letter: consumed("dead_letter"),
             security: consumed("security"),
-            process: metrics::histogram!(MESSAGING_PROCESS_DURATION, CONSUMER_GROUP => durable.to_owned()),
-            redeliveries: metrics::counter!(CONSUMER_REDELIVERIES, CONSUMER_GROUP => durable.to_owned()),
+            process: metrics::histogram!(
+                MESSAGING_PROCESS_DURATION,
+                CONSUMER_GROUP => durable.to_owned(),
+            ),
+            redeliveries: metrics::counter!(
+                CONSUMER_REDELIVERIES,
+                CONSUMER_GROUP => durable.to_owned(),
+            ),
             dead_letters: metrics::counter!(DEAD_LETTERS, CONSUMER_GROUP => durable.to_owned()),
             lag: metrics::gauge!(CONSUMER_LAG, CONSUMER_GROUP => durable.to_owned()),
         }

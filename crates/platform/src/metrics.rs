@@ -14,7 +14,7 @@
 //! |---|---|---|---|
 //! | `rpc_server_call_duration_seconds` | histogram | `rpc_system="grpc"`, `rpc_service`, `rpc_method`, `rpc_grpc_status_code` | Duration of each gRPC call handled, from request to the final status (a server stream: until it ends). Its `_count` is the call rate; a non-zero `rpc_grpc_status_code` an error. Calls answered `UNIMPLEMENTED` (12) are labelled `_OTHER`, so arbitrary paths sent by a client do not become series. |
 //! | `messaging_client_sent_messages_total` | counter | `messaging_system="nats"`, `messaging_destination_name` | Outbox messages the relay published and JetStream acknowledged, per subject. |
-//! | `kokeilu_outbox_backlog` | gauge | | Outbox rows not yet acknowledged by JetStream. Refreshed about once a second, also while NATS is unreachable. |
+//! | `kokeilu_outbox_backlog` | gauge | | Outbox rows not yet acknowledged by JetStream. Refreshed about once a second, also while NATS is unreachable. Replicas sharing a database report the same rows (aggregate with `max`). |
 //! | `kokeilu_outbox_oldest_age_seconds` | gauge | | Age of the oldest unsent outbox row (0 when the outbox is empty): a relay that is stalled makes it grow. |
 //! | `messaging_client_consumed_messages_total` | counter | `messaging_consumer_group_name`, `outcome` | Messages a durable consumer finished with: `ok` (applied), `duplicate` (already in the inbox, skipped), `retry` (transient failure, redelivered later), `dead_letter`, `security` (refused: the sender is not who the subject allows; also dead-lettered). |
 //! | `messaging_process_duration_seconds` | histogram | `messaging_consumer_group_name` | Time to process one delivered message, from receipt to ack. |
@@ -89,36 +89,38 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 /// logged.
 pub fn install(service_name: &str) -> PrometheusHandle {
     HANDLE
-        .get_or_init(|| {
-            let base = || PrometheusBuilder::new().add_global_label("service_name", service_name);
-            // Fails only for an empty bucket list.
-            let builder = base()
-                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "histogram buckets not set; histograms become summaries");
-                    base()
-                });
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
-            if let Err(e) = metrics::set_global_recorder(recorder) {
-                tracing::warn!(error = %e, "another metrics recorder is installed; /metrics stays empty");
-            }
-            describe();
-            let upkeep = handle.clone();
-            let spawned = std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || {
-                    loop {
-                        std::thread::sleep(UPKEEP_INTERVAL);
-                        upkeep.run_upkeep();
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::warn!(error = %e, "no metrics upkeep thread; histograms fold in on scrape");
-            }
-            handle
-        })
+        .get_or_init(|| install_recorder(service_name))
         .clone()
+}
+
+fn install_recorder(service_name: &str) -> PrometheusHandle {
+    let base = || PrometheusBuilder::new().add_global_label("service_name", service_name);
+    // Fails only for an empty bucket list.
+    let builder = base()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "histogram buckets not set; histograms become summaries");
+            base()
+        });
+    let recorder = builder.build_recorder();
+    let handle = recorder.handle();
+    if let Err(e) = metrics::set_global_recorder(recorder) {
+        tracing::warn!(error = %e, "another metrics recorder is installed; /metrics stays empty");
+    }
+    describe();
+    let upkeep = handle.clone();
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no metrics upkeep thread; histograms fold in on scrape");
+    }
+    handle
 }
 
 /// The installed recorder's handle, if [`install`] has run.
