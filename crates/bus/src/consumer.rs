@@ -9,16 +9,26 @@
 //! recipient) and the message is dead-lettered at once, or transient (database busy, …) and the
 //! message is redelivered with backoff until `max_deliveries`, then dead-lettered. Dead letters go
 //! to `kokeilu.v1.dlq.<consumer>` with the reason in headers, and can be listed and replayed.
+//! A [`HandlerError::Security`] refusal is dead-lettered at once too, and counted apart.
+//!
+//! Metrics ([`kokeilu_platform::metrics`]), labelled with the durable's name:
+//! `messaging_client_consumed_messages_total` per outcome, `messaging_process_duration_seconds`,
+//! `kokeilu_consumer_redeliveries_total`, `kokeilu_dead_letters_total`, and
+//! `kokeilu_consumer_lag` from the consumer's `num_pending`, read every few seconds.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use futures::StreamExt;
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::metrics::{
+    CONSUMER_GROUP, CONSUMER_LAG, CONSUMER_REDELIVERIES, DEAD_LETTERS, MESSAGING_CONSUMED,
+    MESSAGING_PROCESS_DURATION,
+};
 use kokeilu_platform::propagation::{NatsHeadersRef, set_parent_from};
 use kokeilu_proto::common::Envelope;
 use kokeilu_proto::subjects;
@@ -60,6 +70,10 @@ pub enum HandlerError {
     /// Try again later.
     #[error("transient: {0}")]
     Transient(String),
+    /// Refused on security grounds: the sender or recipient is not one that the subject (which
+    /// NATS authorised) allows. Dead-lettered now, and counted with outcome `security`.
+    #[error("refused: {0}")]
+    Security(String),
 }
 
 impl From<sqlx::Error> for HandlerError {
@@ -144,6 +158,83 @@ struct Work {
     envelope: Envelope,
 }
 
+/// How [`Consumer::apply`] went.
+enum Applied {
+    Fresh,
+    Duplicate,
+}
+
+/// The consumer's metric handles, made once when it starts (after the recorder is installed).
+struct Meters {
+    ok: metrics::Counter,
+    duplicate: metrics::Counter,
+    retry: metrics::Counter,
+    dead_letter: metrics::Counter,
+    security: metrics::Counter,
+    process: metrics::Histogram,
+    redeliveries: metrics::Counter,
+    dead_letters: metrics::Counter,
+    lag: metrics::Gauge,
+}
+
+impl Meters {
+    fn new(durable: &str) -> Self {
+        let consumed = |outcome: &'static str| {
+            metrics::counter!(
+                MESSAGING_CONSUMED,
+                CONSUMER_GROUP => durable.to_owned(),
+                "outcome" => outcome,
+            )
+        };
+        Self {
+            ok: consumed("ok"),
+            duplicate: consumed("duplicate"),
+            retry: consumed("retry"),
+            dead_letter: consumed("dead_letter"),
+            security: consumed("security"),
+            process: metrics::histogram!(
+                MESSAGING_PROCESS_DURATION,
+                CONSUMER_GROUP => durable.to_owned(),
+            ),
+            redeliveries: metrics::counter!(
+                CONSUMER_REDELIVERIES,
+                CONSUMER_GROUP => durable.to_owned(),
+            ),
+            dead_letters: metrics::counter!(DEAD_LETTERS, CONSUMER_GROUP => durable.to_owned()),
+            lag: metrics::gauge!(CONSUMER_LAG, CONSUMER_GROUP => durable.to_owned()),
+        }
+    }
+}
+
+/// How often the consumer's lag is read from JetStream.
+const LAG_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Sets `kokeilu_consumer_lag` from the consumer's `num_pending` every [`LAG_INTERVAL`] until
+/// `stop`.
+async fn refresh_lag(
+    consumer: jetstream::consumer::PullConsumer,
+    lag: metrics::Gauge,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(LAG_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let info = tokio::select! {
+            () = stop.cancelled() => return,
+            info = tokio::time::timeout(LAG_INTERVAL, consumer.get_info()) => info,
+        };
+        match info {
+            Ok(Ok(info)) => lag.set(info.num_pending as f64),
+            Ok(Err(e)) => tracing::debug!(error = %e, "consumer lag not read"),
+            Err(_) => tracing::debug!("consumer lag not read in time"),
+        }
+    }
+}
+
 impl<H: Handler> Consumer<H> {
     pub fn new(
         db: Db,
@@ -197,6 +288,10 @@ impl<H: Handler> Consumer<H> {
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let consumer = self.ensure().await?;
         let mut messages = consumer.messages().await?;
+        let meters = Arc::new(Meters::new(&self.config.durable));
+        let lag = CancellationToken::new();
+        let _stop_lag = lag.clone().drop_guard();
+        tokio::spawn(refresh_lag(consumer, meters.lag.clone(), lag));
         let this = Arc::new(self);
         let workers = this.config.workers.max(1);
         let mut senders = Vec::with_capacity(workers);
@@ -205,9 +300,10 @@ impl<H: Handler> Consumer<H> {
             let (tx, mut rx) = mpsc::channel::<Work>(256);
             senders.push(tx);
             let worker = this.clone();
+            let meters = meters.clone();
             tasks.push(tokio::spawn(async move {
                 while let Some(work) = rx.recv().await {
-                    worker.process(work).await;
+                    worker.process(work, &meters).await;
                 }
             }));
         }
@@ -239,9 +335,21 @@ impl<H: Handler> Consumer<H> {
                     }
                 }
                 Err(e) => {
+                    let started = Instant::now();
                     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-                    this.dead_letter(&message, &format!("undecodable envelope: {e}"), delivered)
-                        .await;
+                    if delivered > 1 {
+                        meters.redeliveries.increment(1);
+                    }
+                    let reason = format!("undecodable envelope: {e}");
+                    if this
+                        .dead_letter(&message, &reason, delivered, &meters)
+                        .await
+                    {
+                        meters.dead_letter.increment(1);
+                    } else {
+                        meters.retry.increment(1);
+                    }
+                    meters.process.record(started.elapsed().as_secs_f64());
                 }
             }
         }
@@ -252,9 +360,13 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    async fn process(&self, work: Work) {
+    async fn process(&self, work: Work, meters: &Meters) {
+        let started = Instant::now();
         let Work { message, envelope } = work;
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
+        if delivered > 1 {
+            meters.redeliveries.increment(1);
+        }
         let span = tracing::info_span!(
             "consumer.process",
             otel.name = %format!("{} process", message.subject),
@@ -278,37 +390,57 @@ impl<H: Handler> Consumer<H> {
             delivered,
             trace_context,
         };
-        async {
+        let outcome = async {
             if delivered > self.config.max_deliveries {
-                self.dead_letter(&message, "too many deliveries", delivered).await;
-                return;
+                return self
+                    .dead_letter(&message, "too many deliveries", delivered, meters)
+                    .await
+                    .then_some(&meters.dead_letter);
             }
             match self.apply(&incoming).await {
-                Ok(()) => {
+                Ok(applied) => {
                     if let Err(e) = message.ack().await {
                         tracing::warn!(error = %e, "ack failed; the redelivery will be skipped");
                     }
+                    Some(match applied {
+                        Applied::Fresh => &meters.ok,
+                        Applied::Duplicate => &meters.duplicate,
+                    })
+                }
+                Err(HandlerError::Security(reason)) => {
+                    tracing::error!(reason = %reason, "message refused; dead-lettering");
+                    self.dead_letter(&message, &reason, delivered, meters)
+                        .await
+                        .then_some(&meters.security)
                 }
                 Err(HandlerError::Permanent(reason)) => {
                     tracing::error!(reason = %reason, "message can never be applied; dead-lettering");
-                    self.dead_letter(&message, &reason, delivered).await;
+                    self.dead_letter(&message, &reason, delivered, meters)
+                        .await
+                        .then_some(&meters.dead_letter)
                 }
                 Err(HandlerError::Transient(reason)) if delivered >= self.config.max_deliveries => {
                     tracing::error!(reason = %reason, "giving up after {delivered} deliveries");
-                    self.dead_letter(&message, &reason, delivered).await;
+                    self.dead_letter(&message, &reason, delivered, meters)
+                        .await
+                        .then_some(&meters.dead_letter)
                 }
                 Err(HandlerError::Transient(reason)) => {
                     let delay = self.config.delay_after(delivered);
                     tracing::warn!(reason = %reason, ?delay, "will retry");
                     let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
+                    None
                 }
             }
         }
         .instrument(span)
         .await;
+        // `None`: the message comes again (a retry, or a dead letter that could not be sent yet).
+        outcome.unwrap_or(&meters.retry).increment(1);
+        meters.process.record(started.elapsed().as_secs_f64());
     }
 
-    async fn apply(&self, incoming: &Incoming) -> Result<(), HandlerError> {
+    async fn apply(&self, incoming: &Incoming) -> Result<Applied, HandlerError> {
         let mut tx = self.db.begin().await?;
         let fresh = inbox::record(
             &mut tx,
@@ -320,16 +452,24 @@ impl<H: Handler> Consumer<H> {
         if !fresh {
             tx.rollback().await?;
             tracing::debug!("duplicate delivery skipped");
-            return Ok(());
+            return Ok(Applied::Duplicate);
         }
         self.handler.handle(&mut tx, incoming).await?;
         tx.commit().await?;
         self.outbox.wake();
         self.handler.committed(incoming);
-        Ok(())
+        Ok(Applied::Fresh)
     }
 
-    async fn dead_letter(&self, message: &jetstream::Message, reason: &str, delivered: i64) {
+    /// Publishes `message` to the dead-letter subject and terminates it; `false` when that
+    /// failed and the message is to come again.
+    async fn dead_letter(
+        &self,
+        message: &jetstream::Message,
+        reason: &str,
+        delivered: i64,
+        meters: &Meters,
+    ) -> bool {
         let mut headers = message.headers.clone().unwrap_or_default();
         headers.insert(DLQ_REASON, truncate(reason, 500).as_str());
         headers.insert(DLQ_SUBJECT, message.subject.as_str());
@@ -349,13 +489,16 @@ impl<H: Handler> Consumer<H> {
         };
         match sent.await {
             Ok(_) => {
+                meters.dead_letters.increment(1);
                 let _ = message.ack_with(AckKind::Term).await;
+                true
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot dead-letter; will retry");
                 let _ = message
                     .ack_with(AckKind::Nak(Some(Duration::from_secs(5))))
                     .await;
+                false
             }
         }
     }

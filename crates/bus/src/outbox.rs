@@ -7,7 +7,12 @@
 //! only then marks the acknowledged rows sent. A crash between publish and mark republishes with
 //! the same `Nats-Msg-Id`, which JetStream drops as a duplicate (and consumers' inboxes would
 //! skip anyway). Rows that fail are retried with backoff.
+//!
+//! Metrics ([`kokeilu_platform::metrics`]): `messaging_client_sent_messages_total` per subject as
+//! acks arrive, and `kokeilu_outbox_backlog` / `kokeilu_outbox_oldest_age_seconds` from one query
+//! about once a second, in a task of its own so they stay current while NATS is unreachable.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +21,7 @@ use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::metrics::{MESSAGING_SENT, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE};
 use kokeilu_platform::propagation::{
     NatsHeaders, PairsRef, current_context_headers, set_parent_from,
 };
@@ -152,6 +158,9 @@ impl Relay {
 
     /// Publishes until `cancel`, then drains what is pending (for up to five seconds).
     pub async fn run(self, cancel: CancellationToken) {
+        let gauges = CancellationToken::new();
+        let _stop_gauges = gauges.clone().drop_guard();
+        tokio::spawn(refresh_backlog(self.db.clone(), self.clock.clone(), gauges));
         let mut failures = 0u32;
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
@@ -217,18 +226,32 @@ impl Relay {
             }
             let mut sent = Vec::new();
             let mut failed = Vec::new();
+            let mut sent_to: HashMap<&str, u64> = HashMap::new();
             for (row, ack) in rows.iter().zip(pending) {
                 let result = match ack {
                     Ok(future) => future.await.map_err(anyhow::Error::from),
                     Err(e) => Err(e),
                 };
                 match result {
-                    Ok(_) => sent.push(row.seq),
+                    Ok(_) => {
+                        sent.push(row.seq);
+                        *sent_to.entry(row.subject.as_str()).or_default() += 1;
+                    }
                     Err(e) => {
                         tracing::warn!(message_id = %row.message_id, subject = %row.subject, error = %e, "publish not acknowledged");
                         failed.push((row.seq, row.attempts));
                     }
                 }
+            }
+            // Counted once JetStream holds them, even if marking them sent fails below: the
+            // next round republishes them and JetStream drops the duplicates.
+            for (subject, n) in sent_to {
+                metrics::counter!(
+                    MESSAGING_SENT,
+                    "messaging_system" => "nats",
+                    "messaging_destination_name" => subject.to_owned(),
+                )
+                .increment(n);
             }
             self.mark(&sent, &failed).await
         }
@@ -332,6 +355,61 @@ impl Relay {
             .await?;
         Ok(())
     }
+}
+
+/// How often [`Relay::run`] refreshes the backlog gauges.
+const BACKLOG_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Refreshes `kokeilu_outbox_backlog` and `kokeilu_outbox_oldest_age_seconds` until `stop`.
+async fn refresh_backlog(db: Db, clock: SharedClock, stop: CancellationToken) {
+    let rows = metrics::gauge!(OUTBOX_BACKLOG);
+    let age = metrics::gauge!(OUTBOX_OLDEST_AGE);
+    let mut tick = tokio::time::interval(BACKLOG_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match backlog(&db).await {
+            Ok(b) => {
+                rows.set(b.rows as f64);
+                let oldest = b
+                    .oldest
+                    .map(|created| (clock.now() - created).num_milliseconds().max(0) as f64 / 1e3);
+                age.set(oldest.unwrap_or(0.0));
+            }
+            Err(e) => tracing::debug!(error = %e, "outbox backlog not read"),
+        }
+    }
+}
+
+/// The unsent part of the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Rows not yet acknowledged by JetStream.
+    pub rows: i64,
+    /// When the oldest of them was enqueued.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The outbox's unsent rows and the oldest one's age, in one query.
+pub async fn backlog(db: &Db) -> Result<Backlog, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(db.pool())
+    .await?;
+    let oldest: Option<i64> = row.try_get("oldest")?;
+    Ok(Backlog {
+        rows: row.try_get("n")?,
+        oldest: oldest
+            .map(|us| {
+                DateTime::from_timestamp_micros(us)
+                    .ok_or_else(|| sqlx::Error::Decode("outbox created_at out of range".into()))
+            })
+            .transpose()?,
+    })
 }
 
 /// Number of rows not yet acknowledged by JetStream (for tests and status output).

@@ -97,6 +97,7 @@ where
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let mut router = tonic::transport::Server::builder()
         .trace_fn(call_span)
+        .layer(crate::metrics::RpcMetricsLayer)
         .add_service(health_service)
         .add_service(service);
     if let Ok(r) = reflection_v1 {

@@ -6,6 +6,8 @@
 //! - [`propagation`]: W3C trace context in gRPC metadata and NATS headers.
 //! - [`grpc`]: serving a tonic service with health, reflection and a tracing span per call, and
 //!   field-level `INVALID_ARGUMENT` errors.
+//! - [`metrics`]: the Prometheus recorder, the admin port (`/metrics`, `/healthz`) and the list of
+//!   every metric a service exports.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
 //! - [`privacy`]: client pseudonyms for supervision traffic; finding identity codes in data.
 //! - [`nats_server`]: finding, installing and running a local `nats-server` (tests, `kokeilu up`).
@@ -13,6 +15,7 @@
 pub mod clock;
 pub mod config;
 pub mod grpc;
+pub mod metrics;
 pub mod nats_server;
 pub mod privacy;
 pub mod propagation;
