@@ -29,7 +29,7 @@ fn event(row: &AnyRow) -> Result<pb::ComplianceEvent, sqlx::Error> {
         date: date("event_date")?,
         detail: row.try_get("detail")?,
         rule: row.try_get("rule")?,
-        detected_at: Some(timestamp_from(from_micros(row.try_get("detected_at")?))),
+        detected_at: Some(timestamp_from(from_micros(row.try_get("detected_at")?)?)),
     })
 }
 

@@ -78,7 +78,7 @@ fn referral(row: &AnyRow) -> Result<ReferralRow, sqlx::Error> {
             .ok_or_else(|| sqlx::Error::Decode(format!("bad status {status}").into()))?,
         rejection_reason: i32::try_from(row.try_get::<i64, _>("rejection_reason")?).unwrap_or(0),
         issued_message_id: row.try_get("issued_message_id")?,
-        created_at: from_micros(row.try_get("created_at")?),
+        created_at: from_micros(row.try_get("created_at")?)?,
     })
 }
 
@@ -90,7 +90,7 @@ fn event(row: &AnyRow) -> Result<EventRow, sqlx::Error> {
         area_id: row.try_get("area_id")?,
         status: Status::from_i64(status)
             .ok_or_else(|| sqlx::Error::Decode(format!("bad status {status}").into()))?,
-        at: from_micros(row.try_get("at")?),
+        at: from_micros(row.try_get("at")?)?,
         detail: row.try_get("detail")?,
     })
 }

@@ -57,10 +57,11 @@ fn incoming(row: &AnyRow) -> Result<IncomingRow, sqlx::Error> {
         referral_date: date("referral_date")?,
         status: IncomingStatus::from_i64(status)
             .ok_or_else(|| sqlx::Error::Decode(format!("bad status {status}").into()))?,
-        received_at: from_micros(row.try_get("received_at")?),
+        received_at: from_micros(row.try_get("received_at")?)?,
         decided_at: row
             .try_get::<Option<i64>, _>("decided_at")?
-            .map(from_micros),
+            .map(from_micros)
+            .transpose()?,
         rejection_reason: i32::try_from(row.try_get::<i64, _>("rejection_reason")?).unwrap_or(0),
         rejection_detail: row.try_get("rejection_detail")?,
         issued_message_id: row.try_get("issued_message_id")?,

@@ -392,7 +392,7 @@ impl Desk {
                     row,
                     kind.fact(),
                     date,
-                    from_micros(r.try_get("recorded_at")?),
+                    from_micros(r.try_get("recorded_at")?)?,
                 ));
             }
         }
