@@ -24,4 +24,4 @@ pub mod reports;
 pub mod startup;
 pub mod stats_http;
 
-pub use startup::Application;
+pub use startup::{Application, run};

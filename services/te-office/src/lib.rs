@@ -24,4 +24,4 @@ pub mod referrals;
 pub mod startup;
 pub mod supervision;
 
-pub use startup::Application;
+pub use startup::{Application, run};
