@@ -323,6 +323,8 @@ fn spawn_service(
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .env("KOKEILU_NATS_URL", nats_url)
+        // Each service's admin port on a free port unless `env` names one.
+        .env("KOKEILU_ADMIN_LISTEN", "127.0.0.1:0")
         .env("KOKEILU_LOG", &opts.log)
         .env("KOKEILU_LOG_FORMAT", "json")
         .stdin(Stdio::null())
