@@ -109,3 +109,79 @@ fn every_service_exits_within_its_bound_after_nats_died() {
         assert!(status.success(), "{name} exited with {status}:\n{log}");
     }
 }
+
+/// With its PostgreSQL database gone (dropped, every connection terminated), te-office still
+/// exits within its bound after SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn te_office_exits_within_its_bound_after_its_database_went_away() {
+    use sqlx::{ConnectOptions, Executor};
+    use std::str::FromStr;
+
+    let Some(db) = kokeilu_test_support::TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = kokeilu_test_support::nats();
+    let env = [
+        ("KOKEILU_DATABASE_URL", db.url().to_owned()),
+        ("KOKEILU_NATS_URL", nats.url()),
+        (
+            "KOKEILU_SHUTDOWN_TIMEOUT_SECS",
+            SHUTDOWN_TIMEOUT_SECS.to_string(),
+        ),
+        (
+            "KOKEILU_PSEUDONYM_KEY",
+            "shutdown-test-pseudonym-key-0123".to_owned(),
+        ),
+    ];
+    let mut service = ServiceProcess::start(
+        &["serve", "te-office"],
+        &env,
+        dir.path().join("te-office.log"),
+    );
+    let up_by = Instant::now() + Duration::from_secs(60);
+    while !service.log().contains("serving") {
+        assert!(
+            Instant::now() < up_by,
+            "did not come up:\n{}",
+            service.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The database goes away under the running service.
+    let name = db
+        .url()
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .unwrap()
+        .to_owned();
+    let admin =
+        sqlx::postgres::PgConnectOptions::from_str(&kokeilu_test_support::postgres_admin_url())
+            .unwrap();
+    let mut conn = admin.connect().await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .await
+    .unwrap();
+
+    service.terminate();
+    let signalled = Instant::now();
+    let bound = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS) + MARGIN;
+    let status = loop {
+        if let Some(status) = service.try_wait() {
+            break status;
+        }
+        assert!(
+            signalled.elapsed() < bound,
+            "still running {bound:?} after SIGTERM with its database gone:\n{}",
+            service.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = service.log();
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(status.success(), "exited with {status}:\n{log}");
+}
