@@ -128,7 +128,7 @@ fn main() -> std::process::ExitCode {
             Command::Rules(cmd) => rules::run(cmd),
             Command::Areas => commands::areas(),
             Command::InstallNats { tools_dir } => {
-                let path = kokeilu_platform::nats_server::locate(&tools_dir)?;
+                let path = kokeilu_devtools::nats_server::locate(&tools_dir)?;
                 if output::json() {
                     output::document(&serde_json::json!({ "path": path }));
                 } else {

@@ -1,4 +1,5 @@
-//! `kokeilu serve`: run one service in this process (what `kokeilu up` spawns).
+//! `kokeilu serve`: run one service in this process (what `kokeilu up` spawns), through the
+//! same entry point as the service's own binary.
 
 use clap::Subcommand;
 
@@ -14,23 +15,8 @@ pub enum ServeCommand {
 
 pub async fn run(cmd: ServeCommand) -> anyhow::Result<()> {
     match cmd {
-        ServeCommand::TeOffice(s) => {
-            let _telemetry = kokeilu_platform::telemetry::init(&s.common, "te-office")?;
-            let app = te_office::Application::build(&s.service_config(), s.common.clock()).await?;
-            app.run_until(kokeilu_platform::shutdown::signal()).await
-        }
-        ServeCommand::TrialArea(s) => {
-            let name = format!("trial-area-{}", s.area);
-            let _telemetry = kokeilu_platform::telemetry::init(&s.common, &name)?;
-            let app =
-                trial_area::Application::build(&s.service_config(), &s.area, s.common.clock())
-                    .await?;
-            app.run_until(kokeilu_platform::shutdown::signal()).await
-        }
-        ServeCommand::Supervisor(s) => {
-            let _telemetry = kokeilu_platform::telemetry::init(&s.common, "supervisor")?;
-            let app = supervisor::Application::build(&s.config(), s.common.clock()).await?;
-            app.run_until(kokeilu_platform::shutdown::signal()).await
-        }
+        ServeCommand::TeOffice(s) => te_office::run(s).await,
+        ServeCommand::TrialArea(s) => trial_area::run(s).await,
+        ServeCommand::Supervisor(s) => supervisor::run(s).await,
     }
 }

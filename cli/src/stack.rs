@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Args;
-use kokeilu_platform::nats_server::{self, NatsOptions, NatsProcess};
+use kokeilu_devtools::nats_server::{self, NatsOptions, NatsProcess};
 use serde::{Deserialize, Serialize};
 
 use crate::client;

@@ -1,4 +1,4 @@
-//! Rebuild the tests when a test migration changes: `sqlx::migrate!` embeds them.
+//! Rebuild when a bus migration changes: `sqlx::migrate!` embeds them.
 fn main() {
-    println!("cargo:rerun-if-changed=tests/migrations");
+    println!("cargo:rerun-if-changed=migrations");
 }

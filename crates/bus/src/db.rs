@@ -4,10 +4,17 @@
 //! and branch on [`Backend`] only where the dialects differ (row locking, feed ordering). Times
 //! are stored as microseconds since the epoch (`BIGINT`), dates as ISO `TEXT`.
 //!
+//! The bus's own tables (outbox, inbox) ship with this crate (`crates/bus/migrations/`) and are
+//! tracked in their own ledger, `_kokeilu_bus_migrations`: [`Db::connect`] runs them before the
+//! service's migrations, so a service never copies them and the two version sequences never
+//! collide. To change the bus's schema, add `crates/bus/migrations/{sqlite,postgres}/NNNN_*.sql`
+//! (the next number, both backends); a service adds its own to `services/<name>/migrations/`.
+//!
 //! SQLite runs in WAL mode with a busy timeout, and write transactions start with
 //! `BEGIN IMMEDIATE` so concurrent writers queue instead of failing on a stale snapshot.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -45,11 +52,33 @@ impl Backend {
     }
 }
 
+/// The ledger table of the bus's own migrations (the service's stay in `_sqlx_migrations`).
+pub const BUS_MIGRATIONS_TABLE: &str = "_kokeilu_bus_migrations";
+
+fn bus_migrator(mut migrator: Migrator) -> Migrator {
+    migrator.dangerous_set_table_name(BUS_MIGRATIONS_TABLE);
+    migrator
+}
+
+static BUS_SQLITE: LazyLock<Migrator> =
+    LazyLock::new(|| bus_migrator(sqlx::migrate!("./migrations/sqlite")));
+static BUS_POSTGRES: LazyLock<Migrator> =
+    LazyLock::new(|| bus_migrator(sqlx::migrate!("./migrations/postgres")));
+static NO_MIGRATIONS: Migrator = Migrator::DEFAULT;
+
 /// A service's migrations, one set per backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Migrations {
     pub sqlite: &'static Migrator,
     pub postgres: &'static Migrator,
+}
+
+impl Migrations {
+    /// No schema of one's own: only the bus's tables (tools and the bus's tests).
+    pub const NONE: Migrations = Migrations {
+        sqlite: &NO_MIGRATIONS,
+        postgres: &NO_MIGRATIONS,
+    };
 }
 
 /// Pool and backend of one service's database.
@@ -60,7 +89,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects (creating a SQLite file if needed) and runs the service's migrations.
+    /// Connects (creating a SQLite file if needed) and runs the bus's migrations, then the
+    /// service's.
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -92,11 +122,12 @@ impl Db {
         if backend == Backend::Sqlite {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
-        let migrator = match backend {
-            Backend::Sqlite => migrations.sqlite,
-            Backend::Postgres => migrations.postgres,
+        let (bus, own) = match backend {
+            Backend::Sqlite => (&*BUS_SQLITE, migrations.sqlite),
+            Backend::Postgres => (&*BUS_POSTGRES, migrations.postgres),
         };
-        migrator.run(&pool).await?;
+        bus.run(&pool).await?;
+        own.run(&pool).await?;
         Ok(Self { pool, backend })
     }
 
@@ -155,7 +186,8 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// An instant from stored microseconds.
-pub fn from_micros(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
+/// An instant from stored microseconds; a value out of range is a decode error, never a default.
+pub fn from_micros(us: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| sqlx::Error::Decode(format!("stored time {us} µs is out of range").into()))
 }

@@ -89,6 +89,15 @@ pub struct ConnectionArgs {
     #[arg(long, env = "KOKEILU_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub grpc_listen: SocketAddr,
 
+    /// Admin HTTP listen address: `/metrics` (Prometheus) and `/healthz`.
+    #[arg(long, env = "KOKEILU_ADMIN_LISTEN", default_value = "127.0.0.1:9464")]
+    pub admin_listen: SocketAddr,
+
+    /// Longest time, in seconds, the ordered shutdown may take after SIGINT/SIGTERM (consumers,
+    /// gRPC, relay, database, NATS); what is still running then is abandoned.
+    #[arg(long, env = "KOKEILU_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+
     /// Key for client pseudonyms in supervision facts (at least 16 bytes). The TE office and the
     /// trial areas share it; AVI's deployment must not have it.
     #[arg(long, env = "KOKEILU_PSEUDONYM_KEY", hide_env_values = true)]
@@ -131,6 +140,10 @@ pub struct ServiceConfig {
     pub nats_ca: Option<std::path::PathBuf>,
     pub stream_replicas: usize,
     pub grpc_listen: SocketAddr,
+    /// Admin HTTP listen address (metrics, health).
+    pub admin_listen: SocketAddr,
+    /// Bound of the whole ordered shutdown.
+    pub shutdown_timeout: std::time::Duration,
     /// Parallel message handlers per consumer.
     pub consumer_workers: usize,
     /// Key for client pseudonyms (TE office and trial areas only).
@@ -144,7 +157,7 @@ impl ServiceConfig {
             .map_err(|e| anyhow::anyhow!("KOKEILU_PSEUDONYM_KEY / --pseudonym-key: {e}"))
     }
 
-    /// A configuration on loopback with an OS-chosen port (tests, local runs).
+    /// A configuration on loopback with OS-chosen ports (tests, local runs).
     pub fn local(database_url: &str, nats_url: &str) -> Self {
         Self {
             database_url: database_url.to_owned(),
@@ -154,6 +167,8 @@ impl ServiceConfig {
             nats_ca: None,
             stream_replicas: 1,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown_timeout: std::time::Duration::from_secs(10),
             consumer_workers: 4,
             pseudonym_key: Secret::new("local-test-pseudonym-key"),
         }
@@ -175,6 +190,8 @@ impl ConnectionArgs {
             nats_ca: self.nats_ca.clone(),
             stream_replicas: self.stream_replicas,
             grpc_listen: self.grpc_listen,
+            admin_listen: self.admin_listen,
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             consumer_workers,
             pseudonym_key: Secret::new(self.pseudonym_key.clone().unwrap_or_default()),
         }

@@ -1,4 +1,7 @@
-//! Mechanism every Kokeilu service shares, and nothing of any one service's domain.
+//! Mechanism every Kokeilu service links and shares, and nothing of any one service's domain:
+//! this crate owns configuration, the clock, telemetry and metrics, trace propagation, gRPC
+//! serving helpers, signal handling and privacy helpers. Running processes (the application
+//! runtime) is `kokeilu-runtime`'s; a local nats-server is `kokeilu-devtools`'s.
 //!
 //! - [`config`]: the flags common to every service (each with its environment variable).
 //! - [`clock`]: an injectable clock, so deadlines and timestamps can be driven in tests.
@@ -10,13 +13,11 @@
 //!   every metric a service exports.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
 //! - [`privacy`]: client pseudonyms for supervision traffic; finding identity codes in data.
-//! - [`nats_server`]: finding, installing and running a local `nats-server` (tests, `kokeilu up`).
 
 pub mod clock;
 pub mod config;
 pub mod grpc;
 pub mod metrics;
-pub mod nats_server;
 pub mod privacy;
 pub mod propagation;
 pub mod shutdown;

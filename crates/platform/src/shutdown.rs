@@ -1,4 +1,4 @@
-//! Waiting for SIGINT or SIGTERM.
+//! Waiting for SIGINT or SIGTERM (the runtime then logs "shutting down" and stops in order).
 
 /// Resolves on the first SIGINT (Ctrl-C) or SIGTERM.
 pub async fn signal() {
@@ -23,7 +23,7 @@ pub async fn signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = term => tracing::info!("SIGTERM received, shutting down"),
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
     }
 }

@@ -1,4 +1,6 @@
-//! Test harness shared by every Kokeilu test: real infrastructure, started per test.
+//! Test harness shared by every Kokeilu test: this crate owns starting real infrastructure per
+//! test (a nats-server through `kokeilu-devtools`, SQLite and PostgreSQL databases, services in
+//! process or as `kokeilu serve` processes) and polling for outcomes.
 //!
 //! - [`nats`]: a real `nats-server` (JetStream on, free port, temporary store), installed into
 //!   the workspace's `.tools/` on first use if the machine has no new enough one.
@@ -11,7 +13,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use kokeilu_platform::nats_server::{self, NatsOptions, NatsProcess};
+use kokeilu_devtools::nats_server::{self, NatsOptions, NatsProcess};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -251,6 +253,7 @@ impl ServiceProcess {
         let mut cmd = std::process::Command::new(kokeilu_binary());
         cmd.args(args.iter().map(AsRef::as_ref))
             .env("KOKEILU_GRPC_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KOKEILU_ADMIN_LISTEN", "127.0.0.1:0")
             .env("KOKEILU_LOG", "info")
             .stdin(std::process::Stdio::null())
             .stdout(file.try_clone().unwrap_or_else(|e| panic!("{e}")))
@@ -295,6 +298,21 @@ impl ServiceProcess {
         self.kill9();
         self.child = Self::spawn(&self.args, &self.env, self.port, &self.log);
         self.wait_listening();
+    }
+
+    /// SIGTERM: the service's ordered shutdown runs.
+    pub fn terminate(&self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     pub fn log(&self) -> String {

@@ -27,4 +27,4 @@ pub mod startup;
 pub mod stats_http;
 pub mod store;
 
-pub use startup::Application;
+pub use startup::{Application, run};

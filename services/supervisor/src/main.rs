@@ -1,12 +1,8 @@
-//! supervisor binary: flags → telemetry → application → run until SIGINT/SIGTERM.
+//! supervisor binary: flags, then [`supervisor::run`] (telemetry → application → until SIGINT/SIGTERM).
 
 use clap::Parser;
-use supervisor::config::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::parse();
-    let _telemetry = kokeilu_platform::telemetry::init(&settings.common, "supervisor")?;
-    let app = supervisor::Application::build(&settings.config(), settings.common.clock()).await?;
-    app.run_until(kokeilu_platform::shutdown::signal()).await
+    supervisor::run(supervisor::config::Settings::parse()).await
 }

@@ -1,18 +1,22 @@
-//! Building and running the supervisor: the same code in `main` and in tests.
+//! Building and running the supervisor: the same code in `main`, `kokeilu serve` and tests.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use kokeilu_bus::{Consumer, Db, Migrations, Node, Task};
+use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
 use kokeilu_proto::supervisor::supervisor_service_server::SupervisorServiceServer;
+use kokeilu_runtime::{Listeners, Node, Task};
 use tokio::net::TcpListener;
 
-use crate::config::SupervisorConfig;
+use crate::config::{Settings, SupervisorConfig};
 use crate::events::{Answers, Facts, answers_consumer, facts_consumer};
 use crate::grpc::Api;
 use crate::ledger::Ledger;
 
+// The supervisor's own schema. The outbox and inbox come from kokeilu-bus, which runs its
+// migrations first: add a supervisor migration as `migrations/{sqlite,postgres}/NNNN_*.sql`
+// (next number, both backends).
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -20,6 +24,20 @@ pub const MIGRATIONS: Migrations = Migrations {
     sqlite: &SQLITE,
     postgres: &POSTGRES,
 };
+
+/// The supervisor process: telemetry, then the application until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let telemetry = kokeilu_platform::telemetry::init(&settings.common, "supervisor")?;
+    let result = async {
+        Application::build(&settings.config(), settings.common.clock())
+            .await?
+            .run_until(kokeilu_platform::shutdown::signal())
+            .await
+    }
+    .await;
+    kokeilu_runtime::flush_telemetry(telemetry).await;
+    result
+}
 
 /// Runs the deadline sweep on demand (the periodic task uses the same).
 #[derive(Clone)]
@@ -36,7 +54,7 @@ impl Sweeper {
 
 pub struct Application {
     node: Node,
-    listener: TcpListener,
+    listeners: Listeners,
     stats: TcpListener,
     ledger: Ledger,
     config: SupervisorConfig,
@@ -45,7 +63,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &SupervisorConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let node = Node::connect(&config.service, "supervisor", &MIGRATIONS, clock.clone()).await?;
-        let listener = TcpListener::bind(config.service.grpc_listen).await?;
+        let listeners = Listeners::bind(&config.service).await?;
         let stats = TcpListener::bind(config.stats_listen).await?;
         let ledger = Ledger::new(
             node.db.clone(),
@@ -55,7 +73,7 @@ impl Application {
         );
         Ok(Self {
             node,
-            listener,
+            listeners,
             stats,
             ledger,
             config: config.clone(),
@@ -63,7 +81,12 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.listeners.grpc_addr().port()
+    }
+
+    /// Where `/metrics` and `/healthz` are served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.listeners.admin_addr()
     }
 
     pub fn stats_port(&self) -> u16 {
@@ -84,36 +107,32 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let node = &self.node;
-        let facts = Consumer::new(
-            node.db.clone(),
-            node.js.clone(),
-            facts_consumer(self.config.service.consumer_workers),
-            Arc::new(Facts {
-                ledger: self.ledger.clone(),
-            }),
-            node.outbox.clone(),
-            node.clock.clone(),
+        tracing::info!(
+            port = self.port(),
+            admin = %self.admin_addr(),
+            "supervisor serving"
         );
-        let answers = Consumer::new(
-            node.db.clone(),
-            node.js.clone(),
-            answers_consumer(),
-            Arc::new(Answers {
+        let facts = self.node.consumer(
+            facts_consumer(self.config.service.consumer_workers),
+            Facts {
                 ledger: self.ledger.clone(),
-            }),
-            node.outbox.clone(),
-            node.clock.clone(),
+            },
+        );
+        let answers = self.node.consumer(
+            answers_consumer(),
+            Answers {
+                ledger: self.ledger.clone(),
+            },
         );
         let sweeper = self.sweeper();
         let interval = self.config.sweep_interval;
         let stats = self.stats;
         let stats_ledger = self.ledger.clone();
-        let consumers: Vec<Task> = vec![
-            Box::new(move |cancel| Box::pin(facts.run(cancel))),
-            Box::new(move |cancel| Box::pin(answers.run(cancel))),
-            Box::new(move |cancel| {
-                Box::pin(async move {
+        let tasks =
+            vec![
+                facts,
+                answers,
+                Task::new("deadline sweep", move |cancel| async move {
                     loop {
                         if let Err(e) = sweeper.run_now().await {
                             tracing::warn!(error = %e, "deadline sweep failed");
@@ -123,23 +142,16 @@ impl Application {
                             () = tokio::time::sleep(interval) => {}
                         }
                     }
-                })
-            }),
-            Box::new(move |cancel| {
-                Box::pin(async move {
+                }),
+                Task::new("statistics HTTP", move |cancel| async move {
                     crate::stats_http::serve(stats, stats_ledger, async move {
                         cancel.cancelled().await
                     })
                     .await
                     .map_err(anyhow::Error::from)
-                })
-            }),
-        ];
-        tracing::info!(
-            port = self.listener.local_addr()?.port(),
-            "supervisor serving"
-        );
+                }),
+            ];
         let api = SupervisorServiceServer::new(Api::new(self.ledger, self.node.closing.clone()));
-        self.node.run(self.listener, api, consumers, shutdown).await
+        self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

@@ -25,4 +25,4 @@ pub mod startup;
 pub mod store;
 pub mod supervision;
 
-pub use startup::Application;
+pub use startup::{Application, run};

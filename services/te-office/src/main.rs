@@ -1,13 +1,8 @@
-//! te-office binary: flags → telemetry → application → run until SIGINT/SIGTERM.
+//! te-office binary: flags, then [`te_office::run`] (telemetry → application → until SIGINT/SIGTERM).
 
 use clap::Parser;
-use te_office::config::Settings;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::parse();
-    let _telemetry = kokeilu_platform::telemetry::init(&settings.common, "te-office")?;
-    let app =
-        te_office::Application::build(&settings.service_config(), settings.common.clock()).await?;
-    app.run_until(kokeilu_platform::shutdown::signal()).await
+    te_office::run(te_office::config::Settings::parse()).await
 }

@@ -1,19 +1,24 @@
-//! Building and running the te-office application: the same code in `main` and in tests.
+//! Building and running the te-office application: the same code in `main`, `kokeilu serve` and
+//! tests.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use kokeilu_bus::{Consumer, Db, Migrations, Node, Task};
+use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
 use kokeilu_platform::config::ServiceConfig;
 use kokeilu_proto::teoffice::te_office_service_server::TeOfficeServiceServer;
-use tokio::net::TcpListener;
+use kokeilu_runtime::{Listeners, Node};
 
+use crate::config::Settings;
 use crate::events::{Answers, consumer_config};
 use crate::grpc::Api;
 use crate::referrals::Desk;
 use crate::store::Store;
 
+// te-office's own schema. The outbox and inbox come from kokeilu-bus, which runs its migrations
+// first: add a te-office migration as `migrations/{sqlite,postgres}/NNNN_*.sql` (next number,
+// both backends).
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -23,19 +28,33 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES,
 };
 
+/// The te-office process: telemetry, then the application until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let telemetry = kokeilu_platform::telemetry::init(&settings.common, "te-office")?;
+    let result = async {
+        Application::build(&settings.service_config(), settings.common.clock())
+            .await?
+            .run_until(kokeilu_platform::shutdown::signal())
+            .await
+    }
+    .await;
+    kokeilu_runtime::flush_telemetry(telemetry).await;
+    result
+}
+
 /// A built, not yet running, te-office.
 pub struct Application {
     node: Node,
-    listener: TcpListener,
+    listeners: Listeners,
     desk: Desk,
     workers: usize,
 }
 
 impl Application {
-    /// Connects to the database and NATS and binds the gRPC port.
+    /// Connects to the database and NATS and binds the gRPC and admin ports.
     pub async fn build(config: &ServiceConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let node = Node::connect(config, "te-office", &MIGRATIONS, clock.clone()).await?;
-        let listener = TcpListener::bind(config.grpc_listen).await?;
+        let listeners = Listeners::bind(config).await?;
         let desk = Desk::new(
             Store::new(node.db.clone()),
             node.outbox.clone(),
@@ -44,14 +63,19 @@ impl Application {
         );
         Ok(Self {
             node,
-            listener,
+            listeners,
             desk,
             workers: config.consumer_workers,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.listeners.grpc_addr().port()
+    }
+
+    /// Where `/metrics` and `/healthz` are served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.listeners.admin_addr()
     }
 
     pub fn db(&self) -> &Db {
@@ -63,35 +87,26 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let consumer = Consumer::new(
-            self.node.db.clone(),
-            self.node.js.clone(),
-            consumer_config(self.workers),
-            Arc::new(Answers {
-                desk: self.desk.clone(),
-            }),
-            self.node.outbox.clone(),
-            self.node.clock.clone(),
-        );
-        let suspensions = Consumer::new(
-            self.node.db.clone(),
-            self.node.js.clone(),
-            crate::supervision::actions_consumer(),
-            Arc::new(crate::supervision::Suspensions {
-                desk: self.desk.clone(),
-            }),
-            self.node.outbox.clone(),
-            self.node.clock.clone(),
-        );
-        let consumers: Vec<Task> = vec![
-            Box::new(move |cancel| Box::pin(consumer.run(cancel))),
-            Box::new(move |cancel| Box::pin(suspensions.run(cancel))),
+        let tasks = vec![
+            self.node.consumer(
+                consumer_config(self.workers),
+                Answers {
+                    desk: self.desk.clone(),
+                },
+            ),
+            self.node.consumer(
+                crate::supervision::actions_consumer(),
+                crate::supervision::Suspensions {
+                    desk: self.desk.clone(),
+                },
+            ),
         ];
-        let api = TeOfficeServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
         tracing::info!(
-            port = self.listener.local_addr()?.port(),
+            port = self.port(),
+            admin = %self.admin_addr(),
             "te-office serving"
         );
-        self.node.run(self.listener, api, consumers, shutdown).await
+        let api = TeOfficeServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
+        self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

@@ -44,7 +44,7 @@ struct TeOffice {
     client: TeOfficeServiceClient<Channel>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
-    _nats: kokeilu_platform::nats_server::NatsProcess,
+    _nats: kokeilu_devtools::nats_server::NatsProcess,
     _db: TestDb,
 }
 

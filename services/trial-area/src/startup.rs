@@ -1,19 +1,24 @@
-//! Building and running one trial area's service: the same code in `main` and in tests.
+//! Building and running one trial area's service: the same code in `main`, `kokeilu serve` and
+//! tests.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::net::SocketAddr;
 
-use kokeilu_bus::{Consumer, Db, Migrations, Node, Task};
+use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
 use kokeilu_platform::config::ServiceConfig;
 use kokeilu_proto::trialarea::trial_area_service_server::TrialAreaServiceServer;
-use tokio::net::TcpListener;
+use kokeilu_runtime::{Listeners, Node};
 
+use crate::config::Settings;
 use crate::desk::Desk;
 use crate::events::{Referrals, consumer_config};
 use crate::grpc::Api;
 use crate::store::Store;
 
+// trial-area's own schema. The outbox and inbox come from kokeilu-bus, which runs its
+// migrations first: add a trial-area migration as `migrations/{sqlite,postgres}/NNNN_*.sql`
+// (next number, both backends).
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -23,16 +28,35 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &POSTGRES,
 };
 
+/// One trial area's process: telemetry, then the application until SIGINT/SIGTERM.
+pub async fn run(settings: Settings) -> anyhow::Result<()> {
+    let name = format!("trial-area-{}", settings.area);
+    let telemetry = kokeilu_platform::telemetry::init(&settings.common, &name)?;
+    let result = async {
+        Application::build(
+            &settings.service_config(),
+            &settings.area,
+            settings.common.clock(),
+        )
+        .await?
+        .run_until(kokeilu_platform::shutdown::signal())
+        .await
+    }
+    .await;
+    kokeilu_runtime::flush_telemetry(telemetry).await;
+    result
+}
+
 /// A built, not yet running, trial area service.
 pub struct Application {
     node: Node,
-    listener: TcpListener,
+    listeners: Listeners,
     desk: Desk,
     workers: usize,
 }
 
 impl Application {
-    /// Checks the area against the trial registry, connects and binds the gRPC port.
+    /// Checks the area against the trial registry, connects and binds the gRPC and admin ports.
     pub async fn build(
         config: &ServiceConfig,
         area: &str,
@@ -48,7 +72,7 @@ impl Application {
         }
         let name = format!("trial-area-{area}");
         let node = Node::connect(config, &name, &MIGRATIONS, clock.clone()).await?;
-        let listener = TcpListener::bind(config.grpc_listen).await?;
+        let listeners = Listeners::bind(config).await?;
         let pseudonyms = config.pseudonymizer()?;
         let desk = Desk::new(
             area.to_owned(),
@@ -59,14 +83,19 @@ impl Application {
         );
         Ok(Self {
             node,
-            listener,
+            listeners,
             desk,
             workers: config.consumer_workers,
         })
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+        self.listeners.grpc_addr().port()
+    }
+
+    /// Where `/metrics` and `/healthz` are served.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.listeners.admin_addr()
     }
 
     pub fn db(&self) -> &Db {
@@ -78,32 +107,27 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let consumer = Consumer::new(
-            self.node.db.clone(),
-            self.node.js.clone(),
-            consumer_config(&self.desk.area, self.workers),
-            Arc::new(Referrals {
-                desk: self.desk.clone(),
-            }),
-            self.node.outbox.clone(),
-            self.node.clock.clone(),
-        );
-        let actions = Consumer::new(
-            self.node.db.clone(),
-            self.node.js.clone(),
-            crate::supervision::actions_consumer(&self.desk.area, 1),
-            Arc::new(crate::supervision::Actions {
-                desk: self.desk.clone(),
-            }),
-            self.node.outbox.clone(),
-            self.node.clock.clone(),
-        );
-        let consumers: Vec<Task> = vec![
-            Box::new(move |cancel| Box::pin(consumer.run(cancel))),
-            Box::new(move |cancel| Box::pin(actions.run(cancel))),
+        let tasks = vec![
+            self.node.consumer(
+                consumer_config(&self.desk.area, self.workers),
+                Referrals {
+                    desk: self.desk.clone(),
+                },
+            ),
+            self.node.consumer(
+                crate::supervision::actions_consumer(&self.desk.area, 1),
+                crate::supervision::Actions {
+                    desk: self.desk.clone(),
+                },
+            ),
         ];
-        tracing::info!(area = %self.desk.area, port = self.listener.local_addr()?.port(), "trial area serving");
+        tracing::info!(
+            area = %self.desk.area,
+            port = self.port(),
+            admin = %self.admin_addr(),
+            "trial area serving"
+        );
         let api = TrialAreaServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
-        self.node.run(self.listener, api, consumers, shutdown).await
+        self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

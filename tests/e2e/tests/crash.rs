@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kokeilu_platform::nats_server::NatsOptions;
+use kokeilu_devtools::nats_server::NatsOptions;
 use kokeilu_proto::teoffice::te_office_service_client::TeOfficeServiceClient;
 use kokeilu_proto::trialarea::{self as ta, trial_area_service_client::TrialAreaServiceClient};
 use kokeilu_test_support::{ServiceProcess, wait_for};

@@ -9,7 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kokeilu_platform::nats_server::NatsOptions;
+use kokeilu_devtools::nats_server::NatsOptions;
 use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::subjects;
 use kokeilu_proto::teoffice::{self as te, te_office_service_client::TeOfficeServiceClient};

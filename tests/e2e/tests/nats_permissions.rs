@@ -25,7 +25,7 @@ use async_nats::jetstream::{self, consumer::pull};
 use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
 use futures::StreamExt;
 use kokeilu_bus::ConsumerConfig;
-use kokeilu_platform::nats_server::{NatsOptions, NatsProcess};
+use kokeilu_devtools::nats_server::{NatsOptions, NatsProcess};
 use kokeilu_proto::subjects;
 use kokeilu_test_support::{TestBackend, wait_for, workspace_root};
 
@@ -86,7 +86,7 @@ fn deploy_nats() -> PathBuf {
 }
 
 fn nats_binary() -> PathBuf {
-    kokeilu_platform::nats_server::locate(&workspace_root().join(".tools"))
+    kokeilu_devtools::nats_server::locate(&workspace_root().join(".tools"))
         .unwrap_or_else(|e| panic!("no usable nats-server: {e:#}"))
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kokeilu_bus::nats::{Login, connect};
-use kokeilu_platform::nats_server::{NatsOptions, NatsProcess};
+use kokeilu_devtools::nats_server::{NatsOptions, NatsProcess};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 /// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files in `dir`; returns the

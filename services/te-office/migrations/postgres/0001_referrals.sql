@@ -1,4 +1,4 @@
--- te-office: referrals, their status history (also the WatchReferrals feed), outbox and inbox.
+-- te-office: referrals, their status history (also the WatchReferrals feed).
 CREATE TABLE referrals (
     referral_id            TEXT PRIMARY KEY,
     idempotency_key        TEXT NOT NULL UNIQUE,
@@ -29,23 +29,3 @@ CREATE TABLE referral_events (
     detail      TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX referral_events_referral ON referral_events (referral_id, seq);
-
-CREATE TABLE outbox (
-    seq            BIGSERIAL PRIMARY KEY,
-    message_id     TEXT NOT NULL UNIQUE,
-    subject        TEXT NOT NULL,
-    correlation_id TEXT NOT NULL,
-    headers        TEXT NOT NULL,
-    payload        BYTEA NOT NULL,
-    created_at     BIGINT NOT NULL,
-    lease_until    BIGINT NOT NULL DEFAULT 0,
-    attempts       BIGINT NOT NULL DEFAULT 0,
-    sent_at        BIGINT
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-
-CREATE TABLE inbox (
-    message_id  TEXT PRIMARY KEY,
-    subject     TEXT NOT NULL,
-    received_at BIGINT NOT NULL
-);

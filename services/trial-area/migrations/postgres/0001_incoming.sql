@@ -1,4 +1,4 @@
--- trial-area: referrals received from the TE office, the change feed, outbox and inbox.
+-- trial-area: referrals received from the TE office and the change feed.
 CREATE TABLE incoming_referrals (
     referral_id            TEXT PRIMARY KEY,
     area_id                TEXT NOT NULL,
@@ -23,24 +23,4 @@ CREATE INDEX incoming_by_feed_seq ON incoming_referrals (feed_seq);
 CREATE TABLE incoming_feed (
     seq         BIGSERIAL PRIMARY KEY,
     referral_id TEXT NOT NULL REFERENCES incoming_referrals (referral_id)
-);
-
-CREATE TABLE outbox (
-    seq            BIGSERIAL PRIMARY KEY,
-    message_id     TEXT NOT NULL UNIQUE,
-    subject        TEXT NOT NULL,
-    correlation_id TEXT NOT NULL,
-    headers        TEXT NOT NULL,
-    payload        BYTEA NOT NULL,
-    created_at     BIGINT NOT NULL,
-    lease_until    BIGINT NOT NULL DEFAULT 0,
-    attempts       BIGINT NOT NULL DEFAULT 0,
-    sent_at        BIGINT
-);
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
-
-CREATE TABLE inbox (
-    message_id  TEXT PRIMARY KEY,
-    subject     TEXT NOT NULL,
-    received_at BIGINT NOT NULL
 );

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use kokeilu_bus::Db;
+use kokeilu_devtools::nats_server::NatsProcess;
 use kokeilu_platform::config::Secret;
 use kokeilu_platform::grpc::TraceContextInterceptor;
-use kokeilu_platform::nats_server::NatsProcess;
 use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::date_from_naive;
 use kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient;
