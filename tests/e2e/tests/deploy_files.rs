@@ -123,7 +123,11 @@ fn settings_of(service: &str) -> BTreeMap<String, Option<String>> {
     let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut settings = BTreeMap::new();
     for part in flat.split("[env: ").skip(1) {
-        let name = part.split('=').next().unwrap().to_owned();
+        // `[env: NAME=]`, or `[env: NAME]` for a secret (hide_env_values).
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
         let after = &part[part.find(']').unwrap() + 1..];
         let default = after
             .trim_start()
