@@ -1,5 +1,6 @@
 //! Compiles `proto/` with protox (pure Rust, no system `protoc`) and generates prost messages and
-//! tonic clients and servers, plus one descriptor set for gRPC reflection.
+//! tonic clients and servers, plus the descriptor sets for gRPC reflection: Kokeilu's own, and
+//! one of the vendored `google.rpc` error details (no code generated: tonic-types has it).
 
 use std::path::PathBuf;
 
@@ -22,6 +23,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;
+    let vendor = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vendor");
+    let rpc = protox::compile(
+        ["google/rpc/error_details.proto", "google/rpc/status.proto"],
+        [&vendor],
+    )?;
+    std::fs::write(out.join("google_rpc_descriptor.bin"), rpc.encode_to_vec())?;
     println!("cargo:rerun-if-changed={}", root.display());
+    println!("cargo:rerun-if-changed={}", vendor.display());
     Ok(())
 }

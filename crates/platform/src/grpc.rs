@@ -57,6 +57,16 @@ pub fn failed_precondition(kind: &str, subject: &str, description: &str) -> Stat
     Status::with_error_details(tonic::Code::FailedPrecondition, description, details)
 }
 
+/// Reflection over Kokeilu's services and messages, health, and the `google.rpc` error details
+/// (`BadRequest`, `PreconditionFailure`, … in `grpc-status-details-bin`), so that grpcurl and
+/// other generic clients decode an error's details instead of printing bytes.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(kokeilu_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(kokeilu_proto::GOOGLE_RPC_FILE_DESCRIPTOR_SET)
+}
+
 /// Runs `service` on `listener` with health, reflection and per-call tracing until `shutdown`
 /// resolves; in-flight calls finish before it returns.
 pub async fn serve<S>(
@@ -78,22 +88,14 @@ where
 {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<S>().await;
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kokeilu_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| {
-            tracing::error!(error = %e, "reflection v1 unavailable");
-            e
-        });
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(kokeilu_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| {
-            tracing::error!(error = %e, "reflection v1alpha unavailable");
-            e
-        });
+    let reflection_v1 = reflection().build_v1().map_err(|e| {
+        tracing::error!(error = %e, "reflection v1 unavailable");
+        e
+    });
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| {
+        tracing::error!(error = %e, "reflection v1alpha unavailable");
+        e
+    });
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let mut router = tonic::transport::Server::builder()
         .trace_fn(call_span)

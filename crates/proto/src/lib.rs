@@ -51,6 +51,11 @@ pub use convert::{date_from_naive, date_to_naive, timestamp_from, timestamp_to};
 /// Encoded `FileDescriptorSet` of every Kokeilu proto, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("kokeilu_descriptor");
 
+/// Encoded `FileDescriptorSet` of `google/rpc/error_details.proto` and `google/rpc/status.proto`
+/// (with their imports), for gRPC reflection: lets generic clients decode error details.
+pub const GOOGLE_RPC_FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("google_rpc_descriptor");
+
 pub mod payload;
 pub mod subjects;
 pub use payload::Payload;

@@ -1,0 +1,969 @@
+//! The deployment files name only what exists: `Dockerfile`, `compose.yaml`, `deploy/k8s`, the
+//! Grafana dashboard and the alert rules are checked against the workspace (paths, the `kokeilu`
+//! binary and its `serve` subcommands, the settings each service really reads, the ports the
+//! services default to) and against the metric names of `kokeilu_platform::metrics`.
+//!
+//! Docker is not needed: the files are parsed, and `kokeilu serve … --help` is asked which
+//! settings exist and what their defaults are.
+
+// Test scenarios: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kokeilu_test_support::{kokeilu_binary, workspace_root};
+use serde_norway::Value;
+
+/// The services `kokeilu serve` runs.
+const SUBCOMMANDS: [&str; 3] = ["te-office", "trial-area", "supervisor"];
+/// Inside a container every service listens on these (the defaults' ports, on all interfaces).
+const GRPC_PORT: u16 = 50051;
+const ADMIN_PORT: u16 = 9464;
+const STATS_PORT: u16 = 8080;
+const NATS_PORT: u16 = 4222;
+const POSTGRES_PORT: u16 = 5432;
+const OTLP_PORT: u16 = 4317;
+
+/// The exposition names of the metrics contract (`kokeilu_platform::metrics`).
+const METRICS: [&str; 12] = [
+    "rpc_server_call_duration_seconds",
+    "messaging_client_sent_messages_total",
+    "messaging_client_consumed_messages_total",
+    "messaging_process_duration_seconds",
+    "kokeilu_outbox_backlog",
+    "kokeilu_outbox_oldest_age_seconds",
+    "kokeilu_consumer_lag",
+    "kokeilu_consumer_redeliveries_total",
+    "kokeilu_dead_letters_total",
+    "kokeilu_deadline_sweeps_total",
+    "kokeilu_deadline_sweep_duration_seconds",
+    "kokeilu_compliance_events_total",
+];
+/// Their histograms (which expose `_bucket`, `_sum` and `_count` series).
+const HISTOGRAMS: [&str; 3] = [
+    "rpc_server_call_duration_seconds",
+    "messaging_process_duration_seconds",
+    "kokeilu_deadline_sweep_duration_seconds",
+];
+/// Their labels (and the global `service_name`).
+const LABELS: [&str; 11] = [
+    "service_name",
+    "rpc_system",
+    "rpc_service",
+    "rpc_method",
+    "rpc_grpc_status_code",
+    "messaging_system",
+    "messaging_destination_name",
+    "messaging_consumer_group_name",
+    "outcome",
+    "kind",
+    "area",
+];
+
+fn root() -> PathBuf {
+    workspace_root()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn yaml(path: &str) -> Value {
+    let mut v: Value =
+        serde_norway::from_str(&read(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    v.apply_merge().unwrap();
+    v
+}
+
+fn yaml_docs(path: &str) -> Vec<Value> {
+    let text = read(path);
+    serde_norway::Deserializer::from_str(&text)
+        .map(|d| {
+            let mut v = <Value as serde::Deserialize>::deserialize(d)
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+            v.apply_merge().unwrap();
+            v
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v:?}"))
+}
+
+/// The port of `host:port`, `scheme://host:port[/…]`.
+fn port_of(addr: &str) -> u16 {
+    let rest = addr.split_once("://").map_or(addr, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap();
+    hostport
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("no port in {addr}"))
+        .1
+        .parse()
+        .unwrap_or_else(|e| panic!("bad port in {addr}: {e}"))
+}
+
+/// `kokeilu serve <service> --help`: every `KOKEILU_*` setting the service reads, with its default.
+fn settings_of(service: &str) -> BTreeMap<String, Option<String>> {
+    let out = Command::new(kokeilu_binary())
+        .args(["serve", service, "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "`kokeilu serve {service}` does not exist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // clap wraps long help lines; join them so that "[env: X=] [default: Y]" stay together.
+    let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut settings = BTreeMap::new();
+    for part in flat.split("[env: ").skip(1) {
+        // `[env: NAME=]`, or `[env: NAME]` for a secret (hide_env_values).
+        let name: String = part
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        let after = &part[part.find(']').unwrap() + 1..];
+        let default = after
+            .trim_start()
+            .strip_prefix("[default: ")
+            .map(|d| d[..d.find(']').unwrap()].to_owned());
+        settings.insert(name, default);
+    }
+    assert!(!settings.is_empty(), "no settings in:\n{help}");
+    settings
+}
+
+fn all_settings() -> BTreeMap<&'static str, BTreeMap<String, Option<String>>> {
+    SUBCOMMANDS.iter().map(|c| (*c, settings_of(c))).collect()
+}
+
+fn default_port(settings: &BTreeMap<String, Option<String>>, var: &str) -> u16 {
+    let default = settings
+        .get(var)
+        .unwrap_or_else(|| panic!("{var} is not a setting"))
+        .as_deref()
+        .unwrap_or_else(|| panic!("{var} has no default"));
+    port_of(default)
+}
+
+/// The ports every service defaults to are the ports the deployment files use.
+#[test]
+fn service_defaults_are_the_documented_ports() {
+    let all = all_settings();
+    for (service, settings) in &all {
+        assert_eq!(
+            default_port(settings, "KOKEILU_GRPC_LISTEN"),
+            GRPC_PORT,
+            "{service}"
+        );
+        assert_eq!(
+            default_port(settings, "KOKEILU_ADMIN_LISTEN"),
+            ADMIN_PORT,
+            "{service}"
+        );
+        assert_eq!(
+            default_port(settings, "KOKEILU_NATS_URL"),
+            NATS_PORT,
+            "{service}"
+        );
+    }
+    assert_eq!(
+        default_port(&all["supervisor"], "KOKEILU_STATS_LISTEN"),
+        STATS_PORT
+    );
+    // The README documents them (the configuration table).
+    let readme = read("README.md");
+    for doc in [
+        "`127.0.0.1:50051`",
+        "`127.0.0.1:8080`",
+        "`nats://127.0.0.1:4222`",
+    ] {
+        assert!(readme.contains(doc), "README does not document {doc}");
+    }
+}
+
+/// Dockerfile instructions with continuation lines joined: (INSTRUCTION, arguments).
+fn dockerfile() -> Vec<(String, String)> {
+    let text = read("Dockerfile");
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if t.starts_with('#') || (t.is_empty() && current.is_empty()) {
+            continue;
+        }
+        if let Some(cont) = t.strip_suffix('\\') {
+            current.push_str(cont);
+            current.push(' ');
+            continue;
+        }
+        current.push_str(t);
+        let (inst, args) = current.split_once(' ').unwrap_or((current.as_str(), ""));
+        out.push((inst.to_uppercase(), args.trim().to_owned()));
+        current.clear();
+    }
+    out
+}
+
+fn docker_ignored() -> Vec<String> {
+    read(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// The `[[bin]]` targets of the package that builds `kokeilu`, and that package's name.
+fn cli_package() -> (String, Vec<String>) {
+    let manifest: toml::Table = toml::from_str(&read("cli/Cargo.toml")).unwrap();
+    let name = manifest["package"]["name"].as_str().unwrap().to_owned();
+    let bins = manifest
+        .get("bin")
+        .and_then(|b| b.as_array())
+        .map(|bins| {
+            bins.iter()
+                .map(|b| b["name"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    (name, bins)
+}
+
+#[test]
+fn dockerfile_copies_existing_paths_and_runs_the_kokeilu_binary() {
+    let instructions = dockerfile();
+    let ignored = docker_ignored();
+    let (package, bins) = cli_package();
+    assert!(
+        bins.contains(&"kokeilu".to_owned()),
+        "no kokeilu bin in {bins:?}"
+    );
+
+    let mut copied_from_builder = Vec::new();
+    let mut built = Vec::new();
+    let mut stages = Vec::new();
+    for (inst, args) in &instructions {
+        match inst.as_str() {
+            "FROM" => {
+                if let Some((_, name)) = args.split_once(" AS ") {
+                    stages.push(name.trim().to_owned());
+                }
+            }
+            "COPY" => {
+                let words: Vec<&str> = args.split_whitespace().collect();
+                let from = words.iter().find_map(|w| w.strip_prefix("--from="));
+                let paths: Vec<&str> = words
+                    .iter()
+                    .copied()
+                    .filter(|w| !w.starts_with("--"))
+                    .collect();
+                let (sources, _dest) = paths.split_at(paths.len() - 1);
+                assert!(!sources.is_empty(), "COPY without source: {args}");
+                for src in sources {
+                    match from {
+                        Some(stage) => {
+                            assert!(stages.iter().any(|s| s == stage), "no stage {stage}");
+                            copied_from_builder.push((*src).to_owned());
+                        }
+                        None => {
+                            let path = root().join(src);
+                            assert!(path.exists(), "COPY source {src} does not exist");
+                            let rel = src.trim_start_matches("./").trim_end_matches('/');
+                            assert!(
+                                !ignored
+                                    .iter()
+                                    .any(|i| i == rel || rel.starts_with(&format!("{i}/"))),
+                                "COPY source {src} is excluded by .dockerignore"
+                            );
+                        }
+                    }
+                }
+            }
+            "RUN" => built.push(args.clone()),
+            _ => {}
+        }
+    }
+    // Every workspace member is in the build context (cargo reads every member's manifest).
+    let manifest: toml::Table = toml::from_str(&read("Cargo.toml")).unwrap();
+    let copied: Vec<String> = instructions
+        .iter()
+        .filter(|(i, a)| i == "COPY" && !a.contains("--from"))
+        .flat_map(|(_, a)| {
+            let w: Vec<String> = a.split_whitespace().map(str::to_owned).collect();
+            w[..w.len() - 1].to_vec()
+        })
+        .collect();
+    for member in manifest["workspace"]["members"].as_array().unwrap() {
+        let member = member.as_str().unwrap();
+        let top = member.split('/').next().unwrap();
+        assert!(
+            copied
+                .iter()
+                .any(|c| c.trim_start_matches("./").trim_end_matches('/') == top
+                    || c.trim_start_matches("./").trim_end_matches('/') == member),
+            "workspace member {member} is not copied into the build"
+        );
+    }
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        assert!(copied.iter().any(|c| c == file), "{file} is not copied");
+    }
+
+    // The build builds the kokeilu binary of the cli package, and the runtime stage takes it.
+    let build = built
+        .iter()
+        .find(|r| r.contains("cargo build"))
+        .expect("no cargo build in the Dockerfile");
+    assert!(
+        build.contains("--release") && build.contains("--locked"),
+        "{build}"
+    );
+    assert!(
+        build.contains(&format!("-p {package}")),
+        "{build} does not build {package}"
+    );
+    assert!(build.contains("--bin kokeilu"), "{build}");
+    assert!(
+        build.contains("target/release/kokeilu"),
+        "{build} does not take the binary"
+    );
+    for src in &copied_from_builder {
+        assert!(
+            built.iter().any(|r| r.contains(src.as_str())),
+            "{src} is copied from the builder but no RUN produces it"
+        );
+    }
+
+    // Non-root, the kokeilu entry point, the ports of the services.
+    let user = instructions
+        .iter()
+        .rev()
+        .find(|(i, _)| i == "USER")
+        .map(|(_, a)| a.clone());
+    let user = user.expect("no USER: the image would run as root");
+    let uid = user.split(':').next().unwrap();
+    assert!(
+        uid.parse::<u32>().is_ok_and(|u| u != 0),
+        "USER {user} must be a numeric non-root id"
+    );
+    let entrypoint = instructions
+        .iter()
+        .find(|(i, _)| i == "ENTRYPOINT")
+        .unwrap();
+    let entrypoint: Vec<String> = serde_json::from_str(&entrypoint.1).unwrap();
+    assert!(
+        bins.contains(&entrypoint[0]),
+        "ENTRYPOINT {entrypoint:?} is no bin target"
+    );
+    let exposed: BTreeSet<u16> = instructions
+        .iter()
+        .filter(|(i, _)| i == "EXPOSE")
+        .flat_map(|(_, a)| {
+            a.split_whitespace()
+                .map(|p| p.parse().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(exposed, BTreeSet::from([GRPC_PORT, STATS_PORT, ADMIN_PORT]));
+
+    // ENV settings exist and listen on the exposed ports.
+    let all = all_settings();
+    for (inst, args) in &instructions {
+        if inst != "ENV" {
+            continue;
+        }
+        for pair in args.split_whitespace() {
+            let (name, value) = pair.split_once('=').unwrap();
+            assert!(
+                all.values().any(|s| s.contains_key(name)),
+                "ENV {name} is no setting of any service"
+            );
+            if name.ends_with("_LISTEN") {
+                assert!(
+                    exposed.contains(&port_of(value)),
+                    "{name}={value} is not exposed"
+                );
+            }
+        }
+    }
+}
+
+fn env_of(service: &Value) -> BTreeMap<String, String> {
+    service
+        .get("environment")
+        .and_then(Value::as_mapping)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        other => panic!("environment value {other:?}"),
+                    };
+                    (s(k).to_owned(), v)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `${VAR:-default}` → `default`; anything else unchanged.
+fn with_defaults(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').unwrap() + start;
+        let inner = &rest[start + 2..end];
+        out.push_str(inner.split_once(":-").map_or("", |(_, d)| d));
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Bind mounts of a compose service: (source relative to the workspace, target).
+fn bind_mounts(service: &Value) -> Vec<(String, String)> {
+    service
+        .get("volumes")
+        .and_then(Value::as_sequence)
+        .map(|vols| {
+            vols.iter()
+                .filter_map(|v| {
+                    let v = s(v);
+                    let mut parts = v.split(':');
+                    let (src, dst) = (parts.next().unwrap(), parts.next().unwrap());
+                    src.starts_with("./")
+                        .then(|| (src.to_owned(), dst.to_owned()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The container side of each `ports:` entry (`[ip:]host:container`).
+fn container_ports(service: &Value) -> Vec<(u16, u16)> {
+    service
+        .get("ports")
+        .and_then(Value::as_sequence)
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| {
+                    let p = s(p);
+                    let parts: Vec<&str> = p.split(':').collect();
+                    let n = parts.len();
+                    (parts[n - 2].parse().unwrap(), parts[n - 1].parse().unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn command_of(service: &Value) -> Vec<String> {
+    service
+        .get("command")
+        .and_then(Value::as_sequence)
+        .map(|c| c.iter().map(|a| s(a).to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// `{ user: "area-kainuu", password: $KOKEILU_NATS_PASS_KAINUU, … }` of accounts.conf.
+fn nats_users() -> BTreeMap<String, String> {
+    read("deploy/nats/accounts.conf")
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("{ user:"))
+        .map(|l| {
+            let user = l.split('"').nth(1).unwrap().to_owned();
+            let var = l
+                .split("password: $")
+                .nth(1)
+                .unwrap()
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .next()
+                .unwrap()
+                .to_owned();
+            (user, var)
+        })
+        .collect()
+}
+
+#[test]
+fn compose_names_existing_files_settings_and_ports() {
+    let compose = yaml("compose.yaml");
+    let services = compose["services"].as_mapping().unwrap();
+    let names: BTreeSet<&str> = services.keys().map(s).collect();
+    let all = all_settings();
+    let users = nats_users();
+    let readme = read("README.md");
+    assert!(!users.is_empty());
+
+    // NATS: three nodes of the production configuration.
+    let nats_nodes: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| n.starts_with("nats-"))
+        .collect();
+    assert_eq!(nats_nodes, ["nats-0", "nats-1", "nats-2"]);
+    let nats_conf = read("deploy/nats/cluster/nats.conf");
+    assert!(nats_conf.contains("sync_interval: always"));
+    assert!(nats_conf.contains(&format!("listen: 0.0.0.0:{NATS_PORT}")));
+    let mut nats_passwords = BTreeMap::new();
+    for node in &nats_nodes {
+        let svc = &services[*node];
+        let image = s(&svc["image"]);
+        let version = image.split(':').nth(1).unwrap();
+        assert!(
+            version.starts_with("2.12."),
+            "{node}: {image} is not NATS 2.12"
+        );
+        let mounts = bind_mounts(svc);
+        let targets: BTreeMap<&str, &str> = mounts
+            .iter()
+            .map(|(src, dst)| (dst.as_str(), src.as_str()))
+            .collect();
+        let cmd = command_of(svc);
+        let config = &cmd[cmd.iter().position(|a| a == "-c").unwrap() + 1];
+        assert_eq!(
+            targets.get(config.as_str()),
+            Some(&"./deploy/nats/cluster/nats.conf"),
+            "{node} must run deploy/nats/cluster/nats.conf"
+        );
+        // Every include of nats.conf resolves to a mounted file.
+        let dir = Path::new(config).parent().unwrap();
+        for line in nats_conf
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("include "))
+        {
+            let inc = line.split('"').nth(1).unwrap();
+            let resolved = normalize(&dir.join(inc));
+            assert!(
+                targets.contains_key(resolved.as_str()),
+                "{node}: {config} includes {resolved}, which is not mounted"
+            );
+        }
+        // The route names resolve on the compose network.
+        let aliases = &svc["networks"]["default"]["aliases"];
+        assert!(
+            aliases
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|a| s(a) == format!("{node}.nats")),
+            "{node} lacks the alias {node}.nats that the routes name"
+        );
+        assert!(nats_conf.contains(&format!("nats-route://{node}.nats:6222")));
+        let env = env_of(svc);
+        assert_eq!(env.get("NATS_SERVER_NAME").map(String::as_str), Some(*node));
+        for var in users.values() {
+            let value = env.get(var).unwrap_or_else(|| panic!("{node} lacks {var}"));
+            assert!(
+                value.starts_with('"') && value.ends_with('"'),
+                "{node}: {var} must be wrapped in double quotes for nats-server"
+            );
+            nats_passwords.insert(var.clone(), with_defaults(value.trim_matches('"')));
+        }
+    }
+
+    // PostgreSQL: the init script creates every database (and role) the services connect to.
+    let postgres = &services["postgres"];
+    assert!(
+        container_ports(postgres)
+            .iter()
+            .all(|(_, c)| *c == POSTGRES_PORT)
+    );
+    let init = bind_mounts(postgres);
+    let (init_src, init_dst) = init
+        .iter()
+        .find(|(_, dst)| dst.starts_with("/docker-entrypoint-initdb.d/"))
+        .expect("no init script");
+    let init_sql = read(init_src.trim_start_matches("./"));
+    assert!(init_dst.ends_with(".sql") || init_dst.ends_with(".sh"));
+
+    // The collector: its configuration file, and the OTLP port the services send to.
+    let collector = &services["otel-collector"];
+    let mounts = bind_mounts(collector);
+    let config_arg = command_of(collector)
+        .into_iter()
+        .find_map(|a| a.strip_prefix("--config=").map(str::to_owned))
+        .unwrap();
+    let (collector_src, _) = mounts.iter().find(|(_, dst)| *dst == config_arg).unwrap();
+    let collector_conf = yaml(collector_src.trim_start_matches("./"));
+    let otlp = s(&collector_conf["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]);
+    assert_eq!(port_of(otlp), OTLP_PORT);
+
+    // Every bind mount of every service exists.
+    for (name, svc) in services {
+        for (src, _) in bind_mounts(svc) {
+            assert!(
+                root().join(&src).exists(),
+                "{}: {src} does not exist",
+                s(name)
+            );
+        }
+        if let Some(deps) = svc.get("depends_on").and_then(Value::as_mapping) {
+            for dep in deps.keys() {
+                assert!(
+                    names.contains(s(dep)),
+                    "{} depends on unknown {dep:?}",
+                    s(name)
+                );
+            }
+        }
+    }
+
+    // The Kokeilu services: the image of ./Dockerfile, `serve <service>`, real settings only.
+    let mut kokeilu_services = 0;
+    let mut host_grpc_ports = BTreeSet::new();
+    for (name, svc) in services {
+        let name = s(name);
+        let cmd = command_of(svc);
+        if cmd.first().map(String::as_str) != Some("serve") {
+            continue;
+        }
+        kokeilu_services += 1;
+        let build = svc
+            .get("build")
+            .map(s)
+            .unwrap_or_else(|| panic!("{name}: no build"));
+        assert!(
+            root().join(build).join("Dockerfile").exists(),
+            "{name}: no Dockerfile in {build}"
+        );
+        let sub = cmd[1].as_str();
+        let settings = all
+            .get(sub)
+            .unwrap_or_else(|| panic!("{name}: no `kokeilu serve {sub}`"));
+        let env = env_of(svc);
+        for (var, value) in &env {
+            assert!(
+                settings.contains_key(var),
+                "{name}: {var} is no setting of `serve {sub}`"
+            );
+            if var.ends_with("_LISTEN") {
+                let port = port_of(value);
+                let expected = match var.as_str() {
+                    "KOKEILU_GRPC_LISTEN" => GRPC_PORT,
+                    "KOKEILU_ADMIN_LISTEN" => ADMIN_PORT,
+                    "KOKEILU_STATS_LISTEN" => STATS_PORT,
+                    other => panic!("{name}: unknown listener {other}"),
+                };
+                assert_eq!(port, expected, "{name}: {var}");
+                assert!(
+                    container_ports(svc).iter().any(|(_, c)| *c == port),
+                    "{name}: {var} port {port} is not published"
+                );
+            }
+        }
+        for (_, c) in container_ports(svc) {
+            assert!(
+                [GRPC_PORT, ADMIN_PORT, STATS_PORT].contains(&c),
+                "{name}: port {c}"
+            );
+        }
+        for (host, c) in container_ports(svc) {
+            if c == GRPC_PORT {
+                host_grpc_ports.insert(host);
+            }
+        }
+        // Required settings without a default are given.
+        for var in [
+            "KOKEILU_DATABASE_URL",
+            "KOKEILU_NATS_URL",
+            "KOKEILU_NATS_USER",
+            "KOKEILU_NATS_PASSWORD",
+        ] {
+            assert!(env.contains_key(var), "{name}: no {var}");
+        }
+        if sub == "trial-area" {
+            assert!(env.contains_key("KOKEILU_AREA"), "{name}: no KOKEILU_AREA");
+        }
+        if sub != "supervisor" {
+            let key = with_defaults(&env["KOKEILU_PSEUDONYM_KEY"]);
+            assert!(key.len() >= 16, "{name}: the pseudonym key needs 16 bytes");
+        } else {
+            assert!(
+                !env.contains_key("KOKEILU_PSEUDONYM_KEY"),
+                "AVI must never hold the pseudonym key"
+            );
+        }
+        // NATS: every listed node on the NATS port; the user exists with the password its nodes hold.
+        for url in env["KOKEILU_NATS_URL"].split(',') {
+            let host = url.split("://").nth(1).unwrap().split(':').next().unwrap();
+            assert!(
+                names.contains(host),
+                "{name}: NATS host {host} is no service"
+            );
+            assert_eq!(port_of(url), NATS_PORT);
+        }
+        let user = &env["KOKEILU_NATS_USER"];
+        let var = users
+            .get(user)
+            .unwrap_or_else(|| panic!("{name}: no NATS user {user}"));
+        assert_eq!(
+            nats_passwords.get(var),
+            Some(&with_defaults(&env["KOKEILU_NATS_PASSWORD"])),
+            "{name}: its NATS password differs from the one nats-server holds in {var}"
+        );
+        // PostgreSQL: the postgres service, its port, a database and role the init script creates.
+        let db = &env["KOKEILU_DATABASE_URL"];
+        assert!(db.starts_with("postgres://"), "{name}: {db}");
+        let after_at = db.rsplit_once('@').unwrap().1;
+        assert_eq!(after_at.split(':').next(), Some("postgres"));
+        assert_eq!(port_of(db), POSTGRES_PORT);
+        let database = after_at.rsplit_once('/').unwrap().1;
+        let role = db["postgres://".len()..].split(':').next().unwrap();
+        assert!(
+            init_sql.contains(&format!("CREATE DATABASE {database} OWNER {role};")),
+            "{name}: {database}"
+        );
+        assert!(
+            init_sql.contains(&format!("CREATE ROLE {role} LOGIN")),
+            "{name}: {role}"
+        );
+        // Traces go to the collector.
+        let otlp = &env["KOKEILU_OTLP_ENDPOINT"];
+        assert!(otlp.contains("//otel-collector:"), "{name}: {otlp}");
+        assert_eq!(port_of(otlp), OTLP_PORT);
+    }
+    assert_eq!(
+        kokeilu_services, 4,
+        "te-office, two areas and the supervisor"
+    );
+    // The host's gRPC ports are those of `kokeilu up` (README, "Ports").
+    for port in &host_grpc_ports {
+        assert!(
+            readme.contains(&port.to_string()),
+            "host port {port} is not in the README"
+        );
+    }
+}
+
+/// `a/b/../c` → `a/c` (no file system access).
+fn normalize(path: &Path) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in path.to_str().unwrap().split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[test]
+fn kubernetes_manifests_run_the_image_binary_and_expose_metrics() {
+    let kustomization = yaml("deploy/k8s/kustomization.yaml");
+    let image_names: Vec<&str> = kustomization["images"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| s(&i["name"]))
+        .collect();
+    let (_, bins) = cli_package();
+    let all = all_settings();
+    let common = yaml("deploy/k8s/common-config.yaml");
+    let common_env: BTreeMap<&str, &str> = common["data"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (s(k), s(v)))
+        .collect();
+    assert_eq!(port_of(common_env["KOKEILU_ADMIN_LISTEN"]), ADMIN_PORT);
+    assert_eq!(port_of(common_env["KOKEILU_GRPC_LISTEN"]), GRPC_PORT);
+    for resource in kustomization["resources"].as_sequence().unwrap() {
+        let resource = s(resource);
+        let path = root().join("deploy/k8s").join(resource);
+        assert!(
+            path.exists(),
+            "kustomization resource {resource} does not exist"
+        );
+    }
+    let mut checked = 0;
+    for file in [
+        "te-office.yaml",
+        "trial-area-kainuu.yaml",
+        "supervisor.yaml",
+    ] {
+        for doc in yaml_docs(&format!("deploy/k8s/{file}")) {
+            if s(&doc["kind"]) != "Deployment" {
+                continue;
+            }
+            let template = &doc["spec"]["template"];
+            let annotations = &template["metadata"]["annotations"];
+            assert_eq!(
+                annotations["prometheus.io/scrape"].as_str(),
+                Some("true"),
+                "{file}"
+            );
+            assert_eq!(
+                annotations["prometheus.io/port"].as_str(),
+                Some(ADMIN_PORT.to_string().as_str()),
+                "{file}"
+            );
+            for c in template["spec"]["containers"].as_sequence().unwrap() {
+                assert!(
+                    image_names.contains(&s(&c["image"])),
+                    "{file}: image {:?}",
+                    c["image"]
+                );
+                let command: Vec<&str> =
+                    c["command"].as_sequence().unwrap().iter().map(s).collect();
+                assert!(
+                    bins.iter().any(|b| b == command[0]),
+                    "{file}: {command:?} is not in the image"
+                );
+                let args: Vec<&str> = c["args"].as_sequence().unwrap().iter().map(s).collect();
+                assert_eq!(args[0], "serve", "{file}");
+                let settings = &all[args[1]];
+                let ports: BTreeMap<&str, u64> = c["ports"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .map(|p| (s(&p["name"]), p["containerPort"].as_u64().unwrap()))
+                    .collect();
+                assert_eq!(ports.get("metrics"), Some(&u64::from(ADMIN_PORT)), "{file}");
+                assert_eq!(ports.get("grpc"), Some(&u64::from(GRPC_PORT)), "{file}");
+                for e in c["env"].as_sequence().into_iter().flatten() {
+                    let var = s(&e["name"]);
+                    assert!(
+                        settings.contains_key(var),
+                        "{file}: {var} is no setting of serve {}",
+                        args[1]
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 3);
+    for var in common_env.keys() {
+        assert!(
+            all.values().all(|s| s.contains_key(*var)),
+            "common-config: {var} is not a setting of every service"
+        );
+    }
+}
+
+/// Every metric name in a PromQL expression (labels and functions are told apart by the lists).
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for token in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if !["rpc_", "messaging_", "kokeilu_"]
+            .iter()
+            .any(|p| token.starts_with(p))
+        {
+            continue;
+        }
+        if LABELS.contains(&token) {
+            continue;
+        }
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|suffix| {
+                token
+                    .strip_suffix(suffix)
+                    .filter(|b| HISTOGRAMS.contains(b))
+            })
+            .unwrap_or(token);
+        names.push(base.to_owned());
+    }
+    names
+}
+
+fn label_names(expr: &str) -> Vec<String> {
+    let mut labels = Vec::new();
+    // `by (a, b)`, `on (a)` and `{a="…", b!="…"}`
+    for (open, close) in [("by (", ")"), ("on (", ")")] {
+        for part in expr.split(open).skip(1) {
+            let inner = &part[..part.find(close).unwrap()];
+            labels.extend(inner.split(',').map(|l| l.trim().to_owned()));
+        }
+    }
+    for part in expr.split('{').skip(1) {
+        let inner = &part[..part.find('}').unwrap()];
+        for matcher in inner.split(',') {
+            let name = matcher.split(['=', '!', '~']).next().unwrap().trim();
+            if !name.is_empty() {
+                labels.push(name.to_owned());
+            }
+        }
+    }
+    labels
+}
+
+fn check_expr(what: &str, expr: &str, used: &mut BTreeSet<String>) {
+    let names = metric_names(expr);
+    assert!(!names.is_empty(), "{what}: no Kokeilu metric in {expr}");
+    for name in names {
+        assert!(
+            METRICS.contains(&name.as_str()),
+            "{what}: {name} is not a contract metric"
+        );
+        used.insert(name);
+    }
+    for label in label_names(expr) {
+        assert!(
+            LABELS.contains(&label.as_str()) || label == "le",
+            "{what}: label {label} is not a contract label"
+        );
+    }
+}
+
+#[test]
+fn dashboard_and_alerts_use_the_contract_metric_names() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("deploy/grafana/kokeilu.json")).unwrap();
+    let mut used = BTreeSet::new();
+    let mut panels = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let title = panel["title"].as_str().unwrap();
+            check_expr(title, target["expr"].as_str().unwrap(), &mut used);
+            panels += 1;
+        }
+    }
+    assert!(panels > 0);
+    // The dashboard shows every metric there is.
+    let missing: Vec<&str> = METRICS
+        .iter()
+        .copied()
+        .filter(|m| !used.contains(*m))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the dashboard does not show {missing:?}"
+    );
+
+    let alerts = yaml("deploy/prometheus/alerts.yaml");
+    let mut alert_metrics = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for group in alerts["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = s(&rule["alert"]);
+            names.insert(name.to_owned());
+            check_expr(name, s(&rule["expr"]), &mut alert_metrics);
+        }
+    }
+    // A stalled relay (backlog without publishes, or an old row) and dead-letter growth.
+    for needed in [
+        "kokeilu_outbox_backlog",
+        "messaging_client_sent_messages_total",
+        "kokeilu_outbox_oldest_age_seconds",
+        "kokeilu_dead_letters_total",
+    ] {
+        assert!(alert_metrics.contains(needed), "no alert on {needed}");
+    }
+    assert_eq!(names.len(), 3, "{names:?}");
+}
