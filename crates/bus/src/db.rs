@@ -17,7 +17,6 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor};
@@ -179,15 +178,4 @@ fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     } else {
         format!("{url}?mode=rwc")
     })
-}
-
-/// Microseconds since the epoch, as stored.
-pub fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-/// An instant from stored microseconds; a value out of range is a decode error, never a default.
-pub fn from_micros(us: i64) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| sqlx::Error::Decode(format!("stored time {us} µs is out of range").into()))
 }

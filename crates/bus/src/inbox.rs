@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::{Tx, micros};
+use crate::db::Tx;
+use crate::stored::micros;
 
 /// Records `message_id`; `false` when it was recorded before (a redelivery: skip it).
 pub async fn record(

@@ -18,6 +18,7 @@
 //! - [`consumer`]: durable pull consumers with per-correlation ordering, bounded redelivery with
 //!   backoff and a dead-letter subject.
 //! - [`streams`] and [`nats`]: stream definitions and connecting.
+//! - [`stored`]: decoding stored columns into domain values; what does not decode is an error.
 
 pub mod consumer;
 pub mod db;
@@ -26,6 +27,7 @@ pub mod feed;
 pub mod inbox;
 pub mod nats;
 pub mod outbox;
+pub mod stored;
 pub mod streams;
 
 pub use consumer::{Consumer, ConsumerConfig, Handler, HandlerError, Incoming};

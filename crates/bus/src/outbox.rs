@@ -33,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::db::{Db, Tx, micros};
+use crate::db::{Db, Tx};
+use crate::stored::micros;
 
 /// A message to publish once the current transaction commits.
 #[derive(Debug, Clone)]
@@ -404,10 +405,7 @@ pub async fn backlog(db: &Db) -> Result<Backlog, sqlx::Error> {
     Ok(Backlog {
         rows: row.try_get("n")?,
         oldest: oldest
-            .map(|us| {
-                DateTime::from_timestamp_micros(us)
-                    .ok_or_else(|| sqlx::Error::Decode("outbox created_at out of range".into()))
-            })
+            .map(|us| crate::stored::instant("outbox.created_at", us))
             .transpose()?,
     })
 }

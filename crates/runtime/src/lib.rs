@@ -23,9 +23,30 @@ mod task;
 pub use node::{Listeners, Node};
 pub use task::Task;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
+use kokeilu_platform::config::CommonArgs;
 use kokeilu_platform::telemetry::TelemetryGuard;
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The life of one service process, the same for every service: telemetry as `name`, then
+/// `serve` until SIGINT/SIGTERM, then a bounded telemetry flush. Each service's
+/// `run(Settings)` is this call with its own application; its binary and `kokeilu serve` call
+/// that.
+pub async fn run_process<F, Fut>(common: &CommonArgs, name: &str, serve: F) -> anyhow::Result<()>
+where
+    F: FnOnce(ShutdownSignal) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let telemetry = kokeilu_platform::telemetry::init(common, name)?;
+    let result = serve(Box::pin(kokeilu_platform::shutdown::signal())).await;
+    flush_telemetry(telemetry).await;
+    result
+}
 
 /// Longest wait for the trace pipeline to flush at exit.
 pub const TELEMETRY_FLUSH_BOUND: Duration = Duration::from_secs(3);

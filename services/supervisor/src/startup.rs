@@ -27,16 +27,13 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 /// The supervisor process: telemetry, then the application until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let telemetry = kokeilu_platform::telemetry::init(&settings.common, "supervisor")?;
-    let result = async {
+    kokeilu_runtime::run_process(&settings.common, "supervisor", |shutdown| async {
         Application::build(&settings.config(), settings.common.clock())
             .await?
-            .run_until(kokeilu_platform::shutdown::signal())
+            .run_until(shutdown)
             .await
-    }
-    .await;
-    kokeilu_runtime::flush_telemetry(telemetry).await;
-    result
+    })
+    .await
 }
 
 /// Runs the deadline sweep on demand (the periodic task uses the same).

@@ -95,7 +95,7 @@ async fn insert_event(db: &Db, id: &str, kind: i64, deadline_kind: i64, due: &st
 
 fn assert_decode<T: std::fmt::Debug>(r: Result<T, sqlx::Error>, what: &str) {
     match r {
-        Err(sqlx::Error::Decode(e)) => eprintln!("{what}: {e}"),
+        Err(e @ sqlx::Error::ColumnDecode { .. }) => eprintln!("{what}: {e}"),
         other => panic!("{what}: expected a decode error, got {other:?}"),
     }
 }
@@ -172,7 +172,7 @@ async fn corrupt_deadlines_are_errors(backend: TestBackend) {
         .sweep(today)
         .await
         .expect_err("the sweep fails on a corrupt deadline");
-    assert!(matches!(e, sqlx::Error::Decode(_)), "{e:?}");
+    assert!(matches!(e, sqlx::Error::ColumnDecode { .. }), "{e:?}");
     let (status,): (i64,) = sqlx::query_as("SELECT status FROM deadlines WHERE kind = 4")
         .fetch_one(db.pool())
         .await

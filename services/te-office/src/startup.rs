@@ -30,16 +30,13 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 /// The te-office process: telemetry, then the application until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
-    let telemetry = kokeilu_platform::telemetry::init(&settings.common, "te-office")?;
-    let result = async {
+    kokeilu_runtime::run_process(&settings.common, "te-office", |shutdown| async {
         Application::build(&settings.service_config(), settings.common.clock())
             .await?
-            .run_until(kokeilu_platform::shutdown::signal())
+            .run_until(shutdown)
             .await
-    }
-    .await;
-    kokeilu_runtime::flush_telemetry(telemetry).await;
-    result
+    })
+    .await
 }
 
 /// A built, not yet running, te-office.

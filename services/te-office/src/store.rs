@@ -4,7 +4,7 @@
 //! Rows map with `FromRow` into private records of the types the `Any` driver decodes, and
 //! convert to domain types fallibly: a stored value that does not decode (an unknown status, a
 //! date that does not parse, a bad ground list, an out-of-range timestamp) is a
-//! [`sqlx::Error::Decode`], never a default. Statuses are bound as values, never written into
+//! `sqlx::Error::ColumnDecode` naming the column (`kokeilu_bus::stored`), never a default. Statuses are bound as values, never written into
 //! the SQL text.
 //!
 //! Write functions take the caller's transaction, so a state change and its outbox message
@@ -14,10 +14,7 @@
 //! One file per aggregate: `referrals` (referrals, their history and the feed) and
 //! `suspensions`.
 
-use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_bus::{Db, Feed, Tx};
-
-use crate::domain::Status;
 
 mod referrals;
 mod suspensions;
@@ -27,31 +24,6 @@ mod suspensions;
 pub struct Store {
     db: Db,
     feed: Feed,
-}
-
-fn decode_error(column: &str, e: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {column}: {e}").into())
-}
-
-/// Microseconds since the epoch, as stored.
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-/// An instant from stored microseconds; out of range is an error.
-fn instant(column: &str, us: i64) -> Result<DateTime<Utc>, sqlx::Error> {
-    DateTime::from_timestamp_micros(us)
-        .ok_or_else(|| decode_error(column, format!("{us} is not a representable instant")))
-}
-
-/// A date from its stored ISO form.
-fn date(column: &str, s: &str) -> Result<NaiveDate, sqlx::Error> {
-    s.parse()
-        .map_err(|e| decode_error(column, format!("{s:?} is not a date ({e})")))
-}
-
-fn status(column: &str, v: i64) -> Result<Status, sqlx::Error> {
-    Status::try_from(v).map_err(|e| decode_error(column, e))
 }
 
 impl Store {

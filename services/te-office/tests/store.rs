@@ -132,7 +132,7 @@ fn referral(n: u32, municipality: &str) -> pb::SubmitReferralRequest {
 }
 
 fn is_decode_error(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Decode(_))
+    matches!(e, sqlx::Error::ColumnDecode { .. })
 }
 
 /// Every stored column the service decodes, each corrupted in turn: the store fails with a

@@ -31,20 +31,17 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// One trial area's process: telemetry, then the application until SIGINT/SIGTERM.
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let name = format!("trial-area-{}", settings.area);
-    let telemetry = kokeilu_platform::telemetry::init(&settings.common, &name)?;
-    let result = async {
+    kokeilu_runtime::run_process(&settings.common, &name, |shutdown| async {
         Application::build(
             &settings.service_config(),
             &settings.area,
             settings.common.clock(),
         )
         .await?
-        .run_until(kokeilu_platform::shutdown::signal())
+        .run_until(shutdown)
         .await
-    }
-    .await;
-    kokeilu_runtime::flush_telemetry(telemetry).await;
-    result
+    })
+    .await
 }
 
 /// A built, not yet running, trial area service.

@@ -5,7 +5,9 @@ use kokeilu_bus::Tx;
 use kokeilu_proto::supervision::{ActionKind, InformationAnswer, SupervisoryAction};
 use prost::Message;
 
-use super::{Store, corrupt, micros};
+use kokeilu_bus::stored::{corrupt, micros};
+
+use super::Store;
 use crate::domain::Access;
 
 /// An answer to an information request, with the area it came from.
@@ -27,7 +29,7 @@ struct AnswerRow {
 }
 
 fn decode<M: Message + Default>(bytes: &[u8], column: &str) -> Result<M, sqlx::Error> {
-    M::decode(bytes).map_err(|e| corrupt(format!("{column}: {e}")))
+    M::decode(bytes).map_err(|e| corrupt(column, e))
 }
 
 impl Store {

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::{Backend, Tx};
 
-use super::{Store, date, micros, opt_date};
+use kokeilu_bus::stored::{date, micros, opt_date};
+
+use super::Store;
 use crate::domain::{Case, CaseSummary, CaseUpdate, DeadlineKind, DeadlineStatus, Referral};
 
 #[derive(sqlx::FromRow)]
@@ -18,7 +20,7 @@ impl TryFrom<CaseRow> for Case {
     type Error = sqlx::Error;
     fn try_from(r: CaseRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            job_search_start: date(&r.job_search_start, "cases.job_search_start")?,
+            job_search_start: date("cases.job_search_start", &r.job_search_start)?,
             referral_id: r.referral_id,
             area: r.area_id,
             pseudonym: r.client_pseudonym,
@@ -42,13 +44,13 @@ impl TryFrom<SummaryRow> for CaseSummary {
     type Error = sqlx::Error;
     fn try_from(r: SummaryRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            referral_date: date(&r.referral_date, "cases.referral_date")?,
-            job_search_start: date(&r.job_search_start, "cases.job_search_start")?,
-            acknowledged_on: opt_date(r.acknowledged_on.as_deref(), "cases.acknowledged_on")?,
-            rejected_on: opt_date(r.rejected_on.as_deref(), "cases.rejected_on")?,
+            referral_date: date("cases.referral_date", &r.referral_date)?,
+            job_search_start: date("cases.job_search_start", &r.job_search_start)?,
+            acknowledged_on: opt_date("cases.acknowledged_on", r.acknowledged_on.as_deref())?,
+            rejected_on: opt_date("cases.rejected_on", r.rejected_on.as_deref())?,
             initial_interview_on: opt_date(
-                r.initial_interview_on.as_deref(),
                 "cases.initial_interview_on",
+                r.initial_interview_on.as_deref(),
             )?,
             late_initial_interview: r.late > 0,
             area: r.area_id,

@@ -3,7 +3,9 @@
 use chrono::NaiveDate;
 use kokeilu_bus::{Backend, Tx};
 
-use super::{Store, count, date, typed};
+use kokeilu_bus::stored::{code, date};
+
+use super::{Store, count};
 use crate::domain::{
     Cancel, Case, Deadline, DeadlineChange, DeadlineCount, DeadlineKind, DeadlineStatus, Opening,
     Overdue,
@@ -25,11 +27,11 @@ impl TryFrom<DeadlineRow> for Deadline {
     fn try_from(r: DeadlineRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             id: r.id,
-            kind: typed(r.kind, "deadlines.kind")?,
-            due: date(&r.due, "deadlines.due")?,
+            kind: code("deadlines.kind", r.kind)?,
+            due: date("deadlines.due", &r.due)?,
             required: r.required,
             done: r.done,
-            status: typed(r.status, "deadlines.status")?,
+            status: code("deadlines.status", r.status)?,
             rule: r.rule,
         })
     }
@@ -54,7 +56,7 @@ impl TryFrom<OverdueRow> for Overdue {
                 referral_id: r.referral_id,
                 area: r.area_id,
                 pseudonym: r.client_pseudonym,
-                job_search_start: date(&r.job_search_start, "cases.job_search_start")?,
+                job_search_start: date("cases.job_search_start", &r.job_search_start)?,
             },
         })
     }
@@ -71,9 +73,9 @@ impl TryFrom<CountRow> for DeadlineCount {
     type Error = sqlx::Error;
     fn try_from(r: CountRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            kind: typed(r.kind, "deadlines.kind")?,
-            status: typed(r.status, "deadlines.status")?,
-            count: count(r.n, "COUNT(*)")?,
+            kind: code("deadlines.kind", r.kind)?,
+            status: code("deadlines.status", r.status)?,
+            count: count("COUNT(*)", r.n)?,
         })
     }
 }

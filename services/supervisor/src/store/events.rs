@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::Tx;
 
-use super::{Store, date, instant, micros, typed};
+use kokeilu_bus::stored::{code, date, instant, micros};
+
+use super::Store;
 use crate::domain::{ComplianceEvent, ComplianceKind, Draft};
 
 /// Serialises the writers of the compliance-event feed (see `Db::lock_feed`).
@@ -35,22 +37,22 @@ impl TryFrom<EventRow> for ComplianceEvent {
         Ok(Self {
             seq: r.seq,
             event_id: r.event_id,
-            kind: typed(r.kind, "compliance_events.kind")?,
+            kind: code("compliance_events.kind", r.kind)?,
             area: r.area_id,
             referral_id: r.referral_id,
             pseudonym: r.client_pseudonym,
             deadline: match r.deadline_kind {
                 NO_DEADLINE => None,
-                k => Some(typed(k, "compliance_events.deadline_kind")?),
+                k => Some(code("compliance_events.deadline_kind", k)?),
             },
             due: match r.due.as_str() {
                 NO_DATE => None,
-                d => Some(date(d, "compliance_events.due")?),
+                d => Some(date("compliance_events.due", d)?),
             },
-            date: date(&r.event_date, "compliance_events.event_date")?,
+            date: date("compliance_events.event_date", &r.event_date)?,
             detail: r.detail,
             rule: r.rule,
-            detected_at: instant(r.detected_at, "compliance_events.detected_at")?,
+            detected_at: instant("compliance_events.detected_at", r.detected_at)?,
         })
     }
 }

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::{Backend, Tx};
 
-use super::{Store, date, decode_error, instant, micros, status};
+use kokeilu_bus::stored::{code, corrupt, date, instant, micros};
+
+use super::Store;
 use crate::domain::{Ground, Referral, ReferralFilter, Status, StatusChange};
 
 /// Feed lock id for `referral_events`.
@@ -32,12 +34,12 @@ impl TryFrom<ReferralRecord> for Referral {
 
     fn try_from(r: ReferralRecord) -> Result<Self, Self::Error> {
         Ok(Referral {
-            grounds: Ground::decode_list(&r.grounds).map_err(|e| decode_error("grounds", e))?,
+            grounds: Ground::decode_list(&r.grounds).map_err(|e| corrupt("grounds", e))?,
             job_search_start: date("job_search_start", &r.job_search_start)?,
             referral_date: date("referral_date", &r.referral_date)?,
-            status: status("status", r.status)?,
+            status: code("status", r.status)?,
             rejection_reason: i32::try_from(r.rejection_reason)
-                .map_err(|e| decode_error("rejection_reason", e))?,
+                .map_err(|e| corrupt("rejection_reason", e))?,
             created_at: instant("created_at", r.created_at)?,
             referral_id: r.referral_id,
             idempotency_key: r.idempotency_key,
@@ -66,7 +68,7 @@ impl TryFrom<EventRecord> for StatusChange {
 
     fn try_from(r: EventRecord) -> Result<Self, Self::Error> {
         Ok(StatusChange {
-            status: status("referral_events.status", r.status)?,
+            status: code("referral_events.status", r.status)?,
             at: instant("referral_events.at", r.at)?,
             seq: r.seq,
             referral_id: r.referral_id,

@@ -3,7 +3,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_bus::Tx;
 
-use super::{Store, micros};
+use kokeilu_bus::stored::micros;
+
+use super::Store;
 use crate::domain::Suspension;
 
 impl Store {
@@ -46,7 +48,7 @@ impl Store {
         .fetch_one(&mut **tx)
         .await?;
         since
-            .map(|s| super::date("suspensions.effective_from", &s))
+            .map(|s| kokeilu_bus::stored::date("suspensions.effective_from", &s))
             .transpose()
     }
 }

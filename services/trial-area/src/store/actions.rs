@@ -5,7 +5,9 @@ use kokeilu_bus::Tx;
 use kokeilu_proto::supervision::SupervisoryAction;
 use prost::Message;
 
-use super::{Store, corrupt, instant, to_micros};
+use kokeilu_bus::stored::{corrupt, instant, micros};
+
+use super::Store;
 
 /// An action as the area holds it.
 #[derive(Debug, Clone)]
@@ -51,7 +53,7 @@ impl Store {
         .bind(&action.action_id)
         .bind(i64::from(action.kind))
         .bind(action.encode_to_vec())
-        .bind(to_micros(received_at))
+        .bind(micros(received_at))
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -94,7 +96,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE supervisory_actions SET answered_at = $1 WHERE action_id = $2")
-            .bind(to_micros(at))
+            .bind(micros(at))
             .bind(action_id)
             .execute(&mut **tx)
             .await?;

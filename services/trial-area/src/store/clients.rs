@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::Tx;
 
-use super::{Store, day, instant, to_day, to_micros};
+use kokeilu_bus::stored::{date, instant, micros};
+
+use super::Store;
 use crate::domain::{RecordedEvent, RecordedStatement, ServiceEvent, Transfer};
 
 /// A row of `service_events`, as stored.
@@ -22,7 +24,7 @@ impl TryFrom<EventRecord> for RecordedEvent {
 
     fn try_from(r: EventRecord) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            date: day("event_date", &r.event_date)?,
+            date: date("event_date", &r.event_date)?,
             recorded_at: instant("recorded_at", r.recorded_at)?,
             event_id: r.event_id,
             referral_id: r.referral_id,
@@ -43,7 +45,7 @@ impl TryFrom<TransferRecord> for Transfer {
 
     fn try_from(r: TransferRecord) -> Result<Self, sqlx::Error> {
         Ok(Self {
-            date: day("transfer_date", &r.transfer_date)?,
+            date: date("transfer_date", &r.transfer_date)?,
             destination: r.destination,
         })
     }
@@ -79,8 +81,8 @@ impl Store {
         )
         .bind(referral_id)
         .bind(&transfer.destination)
-        .bind(to_day(transfer.date))
-        .bind(to_micros(recorded_at))
+        .bind(transfer.date.to_string())
+        .bind(micros(recorded_at))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -98,8 +100,8 @@ impl Store {
         .bind(&event.event_id)
         .bind(&event.referral_id)
         .bind(i64::from(event.kind))
-        .bind(to_day(event.date))
-        .bind(to_micros(event.recorded_at))
+        .bind(event.date.to_string())
+        .bind(micros(event.recorded_at))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -135,10 +137,10 @@ impl Store {
         .bind(&s.statement_id)
         .bind(&s.referral_id)
         .bind(&s.statement.subject_name)
-        .bind(to_day(s.statement.information_received))
-        .bind(to_day(s.statement.date))
+        .bind(s.statement.information_received.to_string())
+        .bind(s.statement.date.to_string())
         .bind(i64::from(s.within_competence))
-        .bind(to_micros(s.recorded_at))
+        .bind(micros(s.recorded_at))
         .execute(&mut **tx)
         .await?;
         Ok(())

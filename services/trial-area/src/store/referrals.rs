@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::Tx;
 
-use super::{Store, corrupt, day, instant, to_day, to_micros};
+use kokeilu_bus::stored::{corrupt, date, instant, micros};
+
+use super::Store;
 use crate::domain::{IncomingReferral, IncomingStatus, RejectionReason};
 
 /// Serialises writers of the incoming feed on PostgreSQL.
@@ -63,8 +65,8 @@ impl TryFrom<IncomingRecord> for IncomingReferral {
         };
         Ok(Self {
             grounds: grounds(&r.grounds)?,
-            job_search_start: day("job_search_start", &r.job_search_start)?,
-            referral_date: day("referral_date", &r.referral_date)?,
+            job_search_start: date("job_search_start", &r.job_search_start)?,
+            referral_date: date("referral_date", &r.referral_date)?,
             status: r.status,
             received_at: instant("received_at", r.received_at)?,
             decided_at: r.decided_at.map(|t| instant("decided_at", t)).transpose()?,
@@ -131,10 +133,10 @@ impl Store {
         .bind(&r.henkilotunnus)
         .bind(&r.home_municipality_code)
         .bind(to_grounds(&r.grounds))
-        .bind(to_day(r.job_search_start))
-        .bind(to_day(r.referral_date))
+        .bind(r.job_search_start.to_string())
+        .bind(r.referral_date.to_string())
         .bind(i64::from(r.status))
-        .bind(to_micros(r.received_at))
+        .bind(micros(r.received_at))
         .bind(&r.issued_message_id)
         .bind(trace)
         .execute(&mut **tx)
@@ -176,7 +178,7 @@ impl Store {
              rejection_detail = $4 WHERE referral_id = $5",
         )
         .bind(i64::from(decided.status))
-        .bind(decided.decided_at.map(to_micros))
+        .bind(decided.decided_at.map(micros))
         .bind(decided.rejection_reason.map_or(0, i64::from))
         .bind(&decided.rejection_detail)
         .bind(&decided.referral_id)
@@ -222,7 +224,7 @@ impl Store {
         after: Option<(DateTime<Utc>, String)>,
     ) -> Result<Vec<IncomingReferral>, sqlx::Error> {
         let (after_at, after_id) =
-            after.map_or((i64::MIN, String::new()), |(at, id)| (to_micros(at), id));
+            after.map_or((i64::MIN, String::new()), |(at, id)| (micros(at), id));
         let records =
             match status {
                 None => sqlx::query_as::<_, IncomingRecord>(select_incoming!(
