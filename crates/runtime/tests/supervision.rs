@@ -5,6 +5,7 @@
 // Test harness code: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kokeilu_bus::Migrations;
@@ -32,6 +33,29 @@ async fn node(nats_url: &str, db: &TestDb) -> (Node, Listeners) {
     (node, listeners)
 }
 
+/// A gRPC service of its own name for the node to serve (health and reflection are the
+/// runtime's own, so a test must not hand it another health service); it answers UNIMPLEMENTED.
+#[derive(Clone)]
+struct Probe;
+
+impl tonic::server::NamedService for Probe {
+    const NAME: &'static str = "kokeilu.test.v1.Probe";
+}
+
+impl tower_service::Service<http::Request<tonic::body::Body>> for Probe {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future {
+        std::future::ready(Ok(tonic::Status::unimplemented("a probe").into_http()))
+    }
+}
+
 async fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
     let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -46,13 +70,12 @@ async fn a_failed_task_shuts_the_node_down_with_its_error() {
     let nats = kokeilu_test_support::nats();
     let db = TestDb::sqlite();
     let (node, listeners) = node(&nats.url(), &db).await;
-    let (_, health) = tonic_health::server::health_reporter();
     let failing = Task::new("broken job", |_cancel| async {
         Err(anyhow::anyhow!("cannot go on"))
     });
     let result = tokio::time::timeout(
         PATIENCE,
-        node.run(listeners, health, vec![failing], std::future::pending()),
+        node.run(listeners, Probe, vec![failing], std::future::pending()),
     )
     .await
     .expect("the node shuts down after a task fails");
@@ -68,11 +91,10 @@ async fn a_task_ending_early_is_a_failure() {
     let nats = kokeilu_test_support::nats();
     let db = TestDb::sqlite();
     let (node, listeners) = node(&nats.url(), &db).await;
-    let (_, health) = tonic_health::server::health_reporter();
     let quitter = Task::new("quitter", |_cancel| async { Ok(()) });
     let result = tokio::time::timeout(
         PATIENCE,
-        node.run(listeners, health, vec![quitter], std::future::pending()),
+        node.run(listeners, Probe, vec![quitter], std::future::pending()),
     )
     .await
     .expect("the node shuts down after a task ends");
@@ -86,11 +108,10 @@ async fn admin_port_serves_while_running_and_shutdown_is_bounded() {
     let db = TestDb::sqlite();
     let (node, listeners) = node(&nats.url(), &db).await;
     let admin = listeners.admin_addr();
-    let (_, health) = tonic_health::server::health_reporter();
     // Ignores its cancellation token: only the shutdown bound can end it.
     let stubborn = Task::new("stubborn", |_cancel| std::future::pending());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(node.run(listeners, health, vec![stubborn], async move {
+    let running = tokio::spawn(node.run(listeners, Probe, vec![stubborn], async move {
         let _ = stopped.await;
     }));
 

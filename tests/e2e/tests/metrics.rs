@@ -53,15 +53,11 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
         .unwrap();
     let te_db = app.db().clone();
     let grpc_url = format!("http://127.0.0.1:{}", app.port());
+    // The application's own admin port (`--admin-listen`), as `kokeilu up` and deployments use it.
+    let admin_addr = app.admin_addr();
     let (stop_app, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
-    }));
-    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let admin_addr = admin.local_addr().unwrap();
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin_task = tokio::spawn(kokeilu_platform::metrics::serve_admin(admin, async move {
-        let _ = admin_stopped.await;
     }));
     let read = |name: &'static str, labels: Vec<(&'static str, String)>| async move {
         let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -195,22 +191,27 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
             break;
         }
     }
+    // The service (and its admin port) has stopped: read the process's recorder, which its
+    // admin port served.
+    let recorded = |labels: Vec<(&'static str, String)>| {
+        let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let text = kokeilu_platform::metrics::install("te-office").render();
+        sample(&text, RPC_COUNT, &labels)
+    };
     wait_for(
         "the watch left by its client",
         Duration::from_secs(30),
-        || async { (read(RPC_COUNT, watch("1")).await? > cancelled_before).then_some(()) },
+        || async { (recorded(watch("1"))? > cancelled_before).then_some(()) },
     )
     .await;
     wait_for(
         "the watch ended by the service",
         Duration::from_secs(30),
-        || async { (read(RPC_COUNT, watch("14")).await? > unavailable_before).then_some(()) },
+        || async { (recorded(watch("14"))? > unavailable_before).then_some(()) },
     )
     .await;
 
     running.await.unwrap().unwrap();
-    let _ = stop_admin.send(());
-    admin_task.await.unwrap().unwrap();
 }
 
 /// The body of `GET path` on the admin port.
@@ -231,7 +232,11 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> String {
 
 /// The sum of every `name` series on `/metrics` with all of `labels`; `None` if there is none.
 async fn metric(addr: std::net::SocketAddr, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let text = get(addr, "/metrics").await;
+    sample(&get(addr, "/metrics").await, name, labels)
+}
+
+/// The sum of the samples of `name` carrying `labels` in a Prometheus text exposition.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     let mut found = None;
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((series, value)) = line.rsplit_once(' ') else {
