@@ -335,6 +335,22 @@ fn exit_codes_tell_usage_errors_and_unavailable_services_apart() {
 }
 
 /// Reads a stack's `stack.json`.
+/// The body of `GET path` on 127.0.0.1:`port`, if it answers 200.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_owned())
+}
+
 fn stack_json(data: &std::path::Path) -> Option<serde_json::Value> {
     let text = std::fs::read_to_string(data.join("stack.json")).ok()?;
     serde_json::from_str(&text).ok()
@@ -414,6 +430,14 @@ fn up_restarts_a_killed_service_and_the_flow_completes() {
             shown.contains(&format!("http://127.0.0.1:{port}/metrics")),
             "metrics URLs are printed: {shown}"
         );
+    }
+    // Each service serves its metrics there, the outbox backlog among them.
+    for port in &p[5..8] {
+        let body = poll("a service's /metrics", Duration::from_secs(60), || {
+            http_get(port.parse().unwrap(), "/metrics")
+                .filter(|b| b.contains("kokeilu_outbox_backlog"))
+        });
+        assert!(body.contains("service_name="), "{body}");
     }
     let stack = stack_json(&data).unwrap();
     assert_eq!(
