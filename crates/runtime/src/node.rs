@@ -151,7 +151,8 @@ impl Node {
             self.clock.clone(),
             RelayConfig::default(),
         );
-        let mut relay_task = tokio::spawn(relay.run(stop_relay.clone()));
+        let mut relay_task: Option<JoinHandle<()>> =
+            Some(tokio::spawn(relay.run(stop_relay.clone())));
         let mut workers = JoinSet::new();
         for task in tasks {
             let (name, body) = task.start(stop_tasks.clone());
@@ -182,10 +183,15 @@ impl Node {
             joined = join_some(&mut admin) => {
                 (Some(ended(joined.map(|r| ("admin port".to_owned(), r)))), Some(Server::Admin))
             }
+            joined = join_some(&mut relay_task) => {
+                let joined = joined.map(|()| ("outbox relay".to_owned(), Ok(())));
+                (Some(ended(joined)), Some(Server::Relay))
+            }
         };
         match ended_server {
             Some(Server::Grpc) => grpc = None,
             Some(Server::Admin) => admin = None,
+            Some(Server::Relay) => relay_task = None,
             None => {}
         }
         let bound = self.shutdown_timeout;
@@ -224,12 +230,11 @@ impl Node {
         }
         // 3. The relay publishes what the handlers left in the outbox.
         stop_relay.cancel();
-        match timeout_at(deadline, &mut relay_task).await {
-            Ok(_) => {}
-            Err(_) => {
-                tracing::warn!("outbox relay still running at the shutdown bound; abandoning it");
-                relay_task.abort();
-            }
+        if let Some(mut handle) = relay_task
+            && timeout_at(deadline, &mut handle).await.is_err()
+        {
+            tracing::warn!("outbox relay still running at the shutdown bound; abandoning it");
+            handle.abort();
         }
         // 4. Admin port, database, NATS.
         stop_admin.cancel();
@@ -252,9 +257,11 @@ impl Node {
     }
 }
 
+/// A long-running part of the node that ended before the shutdown asked it to.
 enum Server {
     Grpc,
     Admin,
+    Relay,
 }
 
 /// Waits for the handle if there is one; pending forever otherwise (a disabled `select!` arm).
