@@ -326,3 +326,22 @@ impl Drop for ServiceProcess {
         let _ = self.child.wait();
     }
 }
+
+/// One test per backend for each scenario `async fn name(backend: TestBackend)`: modules
+/// `name::sqlite` and `name::postgres` (which returns early, with a message, where no server is
+/// reachable, unless `KOKEILU_REQUIRE_POSTGRES=1`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::TestBackend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::TestBackend::Postgres).await;
+            }
+        }
+    )*};
+}

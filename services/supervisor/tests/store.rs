@@ -6,27 +6,11 @@
 use chrono::NaiveDate;
 use kokeilu_bus::{Db, Outbox};
 use kokeilu_platform::clock::SystemClock;
-use kokeilu_test_support::{TestBackend, TestDb};
+use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use supervisor::error::Error;
 use supervisor::ledger::Ledger;
 use supervisor::startup::MIGRATIONS;
 use supervisor::store::Store;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     corrupt_compliance_events_are_errors,

@@ -9,29 +9,13 @@ use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::date_from_naive;
 use kokeilu_proto::teoffice::{self as pb, te_office_service_client::TeOfficeServiceClient};
 use kokeilu_rules::hetu::Hetu;
-use kokeilu_test_support::{TestBackend, TestDb};
+use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use te_office::Application;
 use te_office::store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Code;
 use tonic::transport::Channel;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     corrupt_referral_is_an_error,

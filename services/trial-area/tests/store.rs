@@ -12,28 +12,12 @@ use kokeilu_bus::{Db, Outbox};
 use kokeilu_platform::ManualClock;
 use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
-use kokeilu_test_support::{TestBackend, TestDb};
+use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use prost::Message;
 use trial_area::desk::Desk;
 use trial_area::domain::{IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Transfer};
 use trial_area::error::Error;
 use trial_area::store::Store;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     what_is_written_reads_back_the_same,

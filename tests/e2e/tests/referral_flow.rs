@@ -4,14 +4,13 @@
 // Test scenarios: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
-#[macro_use]
 mod support;
 
 use std::time::Duration;
 
 use kokeilu_proto::teoffice as te;
 use kokeilu_proto::trialarea as ta;
-use kokeilu_test_support::{TestBackend, wait_for};
+use kokeilu_test_support::{TestBackend, on_both_backends, wait_for};
 use support::*;
 
 on_both_backends!(

@@ -6,7 +6,6 @@
 // Test scenarios: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
-#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -18,7 +17,7 @@ use kokeilu_proto::supervisor as avi;
 use kokeilu_proto::teoffice as te;
 use kokeilu_proto::trialarea as ta;
 use kokeilu_proto::{date_from_naive, subjects};
-use kokeilu_test_support::{TestBackend, wait_for};
+use kokeilu_test_support::{TestBackend, on_both_backends, wait_for};
 use sqlx::Row;
 use support::*;
 

@@ -24,24 +24,6 @@ use tokio::task::JoinHandle;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// One test per backend for each scenario `fn name(backend: TestBackend)`: modules `name::sqlite`
-/// and `name::postgres` (which returns early, with a message, where no server is reachable).
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(TestBackend::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(TestBackend::Postgres).await;
-            }
-        }
-    )*};
-}
-
 pub type TeClient = TeOfficeServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 pub type AreaClient = TrialAreaServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
 pub type AviClient = SupervisorServiceClient<InterceptedService<Channel, TraceContextInterceptor>>;
