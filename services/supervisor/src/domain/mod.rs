@@ -21,9 +21,19 @@ pub struct UnknownValue {
     pub value: i64,
 }
 
-/// `TryFrom<i64>` and `From<Enum> for i64` for an enum stored as an integer column.
+/// An enum stored as an integer column: the enum itself, `TryFrom<i64>` (an unknown number is
+/// an [`UnknownValue`]) and `From<Enum> for i64`, from one list of variants.
 macro_rules! stored_enum {
-    ($name:ident, $what:literal, { $($variant:ident = $n:literal),* $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $n:literal),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $n,)*
+        }
         impl TryFrom<i64> for $name {
             type Error = UnknownValue;
             fn try_from(value: i64) -> Result<Self, UnknownValue> {
@@ -43,25 +53,18 @@ macro_rules! stored_enum {
     };
 }
 
-/// What must happen by a due date (the wire enum's numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DeadlineKind {
-    Acknowledgement = 1,
-    InitialInterview = 2,
-    IntensiveDiscussions = 3,
-    RegularDiscussion = 4,
-    Statement = 5,
-    HalfYearlyDiscussions = 6,
+stored_enum! {
+    /// What must happen by a due date (the wire enum's numbers).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+    pub enum DeadlineKind ("deadline kind") {
+        Acknowledgement = 1,
+        InitialInterview = 2,
+        IntensiveDiscussions = 3,
+        RegularDiscussion = 4,
+        Statement = 5,
+        HalfYearlyDiscussions = 6,
+    }
 }
-
-stored_enum!(DeadlineKind, "deadline kind", {
-    Acknowledgement = 1,
-    InitialInterview = 2,
-    IntensiveDiscussions = 3,
-    RegularDiscussion = 4,
-    Statement = 5,
-    HalfYearlyDiscussions = 6,
-});
 
 impl DeadlineKind {
     pub fn name(self) -> &'static str {
@@ -76,40 +79,29 @@ impl DeadlineKind {
     }
 }
 
-/// Where a deadline is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeadlineStatus {
-    Open = 1,
-    Met = 2,
-    Missed = 3,
-    MetLate = 4,
-    /// No longer applies (referral rejected, client transferred).
-    Cancelled = 5,
+stored_enum! {
+    /// Where a deadline is.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum DeadlineStatus ("deadline status") {
+        Open = 1,
+        Met = 2,
+        Missed = 3,
+        MetLate = 4,
+        /// No longer applies (referral rejected, client transferred).
+        Cancelled = 5,
+    }
 }
 
-stored_enum!(DeadlineStatus, "deadline status", {
-    Open = 1,
-    Met = 2,
-    Missed = 3,
-    MetLate = 4,
-    Cancelled = 5,
-});
-
-/// A compliance event's kind (the wire enum's numbers) and subject token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ComplianceKind {
-    DeadlineMissed = 1,
-    DeadlineMetLate = 2,
-    WrongArea = 3,
-    StatementOutsideCompetence = 4,
+stored_enum! {
+    /// A compliance event's kind (the wire enum's numbers) and subject token.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ComplianceKind ("compliance kind") {
+        DeadlineMissed = 1,
+        DeadlineMetLate = 2,
+        WrongArea = 3,
+        StatementOutsideCompetence = 4,
+    }
 }
-
-stored_enum!(ComplianceKind, "compliance kind", {
-    DeadlineMissed = 1,
-    DeadlineMetLate = 2,
-    WrongArea = 3,
-    StatementOutsideCompetence = 4,
-});
 
 impl ComplianceKind {
     /// NATS subject token (also the `kind` label of the compliance-event metric).
