@@ -89,7 +89,37 @@ pub struct ConnectionArgs {
     #[arg(long, env = "KOKEILU_GRPC_LISTEN", default_value = "127.0.0.1:50051")]
     pub grpc_listen: SocketAddr,
 
-    /// Admin HTTP listen address: `/metrics` (Prometheus) and `/healthz`.
+    /// This service's certificate (PEM), naming its identity (`kokeilu://te-office`,
+    /// `kokeilu://area/<slug>` or `kokeilu://avi`). The gRPC port is mutual TLS only.
+    #[arg(long, env = "KOKEILU_TLS_CERT")]
+    pub tls_cert: std::path::PathBuf,
+
+    /// The private key (PEM) of `--tls-cert`; readable by the service's user only.
+    #[arg(long, env = "KOKEILU_TLS_KEY")]
+    pub tls_key: std::path::PathBuf,
+
+    /// The Kokeilu CA certificate (PEM): clients must present a certificate it issued.
+    #[arg(long, env = "KOKEILU_TLS_CA")]
+    pub tls_ca: std::path::PathBuf,
+
+    /// Largest request message, in bytes.
+    #[arg(long, env = "KOKEILU_MAX_MESSAGE_BYTES", default_value_t = 256 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Most gRPC calls served at once; more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "KOKEILU_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
+    pub max_concurrent_requests: usize,
+
+    /// Server-side deadline of one call, in seconds (DEADLINE_EXCEEDED after it).
+    #[arg(long, env = "KOKEILU_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Most open watch/subscribe streams per authenticated identity.
+    #[arg(long, env = "KOKEILU_MAX_STREAMS_PER_IDENTITY", default_value_t = 16)]
+    pub max_streams_per_identity: usize,
+
+    /// Admin HTTP listen address: `/metrics` (Prometheus), `/healthz` and plaintext
+    /// `grpc.health.v1` for probes (nothing else is served without TLS).
     #[arg(long, env = "KOKEILU_ADMIN_LISTEN", default_value = "127.0.0.1:9464")]
     pub admin_listen: SocketAddr,
 
@@ -142,6 +172,10 @@ pub struct ServiceConfig {
     pub grpc_listen: SocketAddr,
     /// Admin HTTP listen address (metrics, health).
     pub admin_listen: SocketAddr,
+    /// The service's certificate, key and the CA for mutual TLS on the gRPC port.
+    pub tls: crate::tls::TlsFiles,
+    /// Bounds on calls.
+    pub limits: crate::limits::Limits,
     /// Bound of the whole ordered shutdown.
     pub shutdown_timeout: std::time::Duration,
     /// Parallel message handlers per consumer.
@@ -158,7 +192,7 @@ impl ServiceConfig {
     }
 
     /// A configuration on loopback with OS-chosen ports (tests, local runs).
-    pub fn local(database_url: &str, nats_url: &str) -> Self {
+    pub fn local(database_url: &str, nats_url: &str, tls: crate::tls::TlsFiles) -> Self {
         Self {
             database_url: database_url.to_owned(),
             database_max_connections: 8,
@@ -168,6 +202,8 @@ impl ServiceConfig {
             stream_replicas: 1,
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls,
+            limits: crate::limits::Limits::default(),
             shutdown_timeout: std::time::Duration::from_secs(10),
             consumer_workers: 4,
             pseudonym_key: Secret::new("local-test-pseudonym-key"),
@@ -191,6 +227,18 @@ impl ConnectionArgs {
             stream_replicas: self.stream_replicas,
             grpc_listen: self.grpc_listen,
             admin_listen: self.admin_listen,
+            tls: crate::tls::TlsFiles {
+                cert: self.tls_cert.clone(),
+                key: self.tls_key.clone(),
+                ca: self.tls_ca.clone(),
+            },
+            limits: crate::limits::Limits {
+                max_message_bytes: self.max_message_bytes,
+                max_concurrent_requests: self.max_concurrent_requests,
+                request_timeout: std::time::Duration::from_secs(self.request_timeout_secs),
+                max_streams_per_identity: self.max_streams_per_identity,
+                ..crate::limits::Limits::default()
+            },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             consumer_workers,
             pseudonym_key: Secret::new(self.pseudonym_key.clone().unwrap_or_default()),

@@ -1,6 +1,7 @@
 //! Serving and calling gRPC the same way in every service.
 //!
-//! [`serve`] runs one tonic service with `grpc.health.v1`, server reflection (v1 and v1alpha, so
+//! [`serve`] runs one tonic service over mutual TLS, authorised per call by [`crate::authz`] and
+//! bounded by [`crate::limits`], with `grpc.health.v1`, server reflection (v1 and v1alpha, so
 //! `grpcurl` works without proto files) and a tracing span per call whose parent is the caller's
 //! `traceparent`. [`invalid_argument`] builds the field-level `INVALID_ARGUMENT` status every
 //! service returns for bad input. [`TraceContextInterceptor`] adds the current trace context to
@@ -67,11 +68,25 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(kokeilu_proto::GOOGLE_RPC_FILE_DESCRIPTOR_SET)
 }
 
-/// Runs `service` on `listener` with health, reflection and per-call tracing until `shutdown`
-/// resolves; in-flight calls finish before it returns.
+/// How a service's gRPC port is served: mutual TLS, who the deployment is (for the
+/// authorisation table) and the limits.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub tls: tonic::transport::ServerTlsConfig,
+    pub deployment: crate::authz::Deployment,
+    pub limits: crate::limits::Limits,
+    /// Shared with the plaintext health endpoint on the admin port.
+    pub health: tonic_health::server::HealthReporter,
+}
+
+/// Runs `service` on `listener` until `shutdown` resolves; in-flight calls finish before it
+/// returns. Every connection is mutual TLS; every call passes, in order, the metrics layer, the
+/// authorisation table ([`crate::authz`]), the concurrency limit and the server deadline
+/// ([`crate::limits`]). Health and reflection are served beside `service`, behind the same TLS.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error>
 where
@@ -86,8 +101,9 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_reporter = options.health.clone();
     health_reporter.set_serving::<S>().await;
+    let health_service = health_server(&health_reporter);
     let reflection_v1 = reflection().build_v1().map_err(|e| {
         tracing::error!(error = %e, "reflection v1 unavailable");
         e
@@ -97,9 +113,15 @@ where
         e
     });
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let limits = options.limits;
     let mut router = tonic::transport::Server::builder()
+        .tls_config(options.tls)?
+        .http2_max_header_list_size(limits.max_header_bytes)
+        .max_concurrent_streams(limits.max_concurrent_requests as u32)
         .trace_fn(call_span)
         .layer(crate::metrics::RpcMetricsLayer)
+        .layer(crate::authz::AuthzLayer::new(options.deployment))
+        .layer(crate::limits::LimitsLayer::new(&limits))
         .add_service(health_service)
         .add_service(service);
     if let Ok(r) = reflection_v1 {
@@ -115,6 +137,15 @@ where
             health.set_not_serving::<S>().await;
         })
         .await
+}
+
+/// A `grpc.health.v1` server reporting what `reporter` is told.
+pub fn health_server(
+    reporter: &tonic_health::server::HealthReporter,
+) -> tonic_health::pb::health_server::HealthServer<tonic_health::server::HealthService> {
+    tonic_health::pb::health_server::HealthServer::new(
+        tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+    )
 }
 
 /// The span of one incoming call: named after the method, child of the caller's trace.

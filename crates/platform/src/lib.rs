@@ -11,16 +11,22 @@
 //!   field-level `INVALID_ARGUMENT` errors.
 //! - [`metrics`]: the Prometheus recorder, the admin port (`/metrics`, `/healthz`) and the list of
 //!   every metric a service exports.
+//! - [`identity`], [`authz`], [`tls`], [`limits`]: who calls (from the client certificate), what
+//!   each identity may call (one table), mutual TLS files, and the bounds on every call.
 //! - [`shutdown`]: SIGINT/SIGTERM handling.
 //! - [`privacy`]: client pseudonyms for supervision traffic; finding identity codes in data.
 
+pub mod authz;
 pub mod clock;
 pub mod config;
 pub mod grpc;
+pub mod identity;
+pub mod limits;
 pub mod metrics;
 pub mod privacy;
 pub mod propagation;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};

@@ -67,6 +67,10 @@ pub const DEADLINE_SWEEPS: &str = "kokeilu_deadline_sweeps_total";
 pub const DEADLINE_SWEEP_DURATION: &str = "kokeilu_deadline_sweep_duration_seconds";
 /// `kokeilu_compliance_events_total`: counter per `kind` and `area` (supervisor).
 pub const COMPLIANCE_EVENTS: &str = "kokeilu_compliance_events_total";
+/// `kokeilu_security_events_total`: counter per `kind` (refused calls, refused messages).
+pub const SECURITY_EVENTS: &str = "kokeilu_security_events_total";
+/// `kokeilu_requests_shed_total`: counter of calls and streams refused at a limit.
+pub const REQUESTS_SHED: &str = "kokeilu_requests_shed_total";
 
 /// Label naming a durable consumer.
 pub const CONSUMER_GROUP: &str = "messaging_consumer_group_name";
@@ -129,14 +133,20 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 /// Serves `GET /metrics` (the text exposition format; empty before [`install`]) and
-/// `GET /healthz` (`ok`) on `listener` until `shutdown` resolves.
+/// `GET /healthz` (`ok`) on `listener` until `shutdown` resolves, and `grpc.health.v1` in
+/// plaintext for probes, answering what `health` reports for the mutual-TLS port.
 pub async fn serve_admin(
     listener: TcpListener,
+    health: tonic_health::server::HealthReporter,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // Plaintext gRPC health (HTTP/2 without TLS) for probes: health only, nothing else.
+    let grpc_health =
+        tonic::service::Routes::new(crate::grpc::health_server(&health)).into_axum_router();
     let app = Router::new()
         .route("/metrics", get(render))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(grpc_health);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
@@ -206,6 +216,16 @@ fn describe() {
         "Messages moved to the dead-letter subject"
     );
     metrics::describe_counter!(DEADLINE_SWEEPS, Unit::Count, "Deadline sweeps run");
+    metrics::describe_counter!(
+        SECURITY_EVENTS,
+        Unit::Count,
+        "Security events: calls refused by the authorisation table, messages refused for their sender"
+    );
+    metrics::describe_counter!(
+        REQUESTS_SHED,
+        Unit::Count,
+        "Calls and streams refused at the concurrency or open-stream limit"
+    );
     metrics::describe_histogram!(
         DEADLINE_SWEEP_DURATION,
         Unit::Seconds,
@@ -256,9 +276,49 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve_admin(listener, async move {
+        let reporter = tonic_health::server::HealthReporter::new();
+        reporter
+            .set_service_status("kokeilu.test.Probe", tonic_health::ServingStatus::Serving)
+            .await;
+        let server = tokio::spawn(serve_admin(listener, reporter, async move {
             let _ = stopped.await;
         }));
+        // Probes: gRPC health in plaintext (HTTP/2 without TLS) answers what the reporter says.
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut probe = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let answer = probe
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: "kokeilu.test.Probe".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            answer.status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
+        // Nothing but health is served without TLS: reflection is not there.
+        let mut reflection =
+            tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(
+                channel,
+            );
+        let refused = reflection
+            .server_reflection_info(tokio_stream::iter([
+                tonic_reflection::pb::v1::ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(
+                        tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                            String::new(),
+                        ),
+                    ),
+                },
+            ]))
+            .await;
+        assert!(refused.is_err(), "reflection answered in plaintext");
         let health = get(addr, "/healthz").await;
         assert!(
             health.starts_with("HTTP/1.1 200") && health.ends_with("ok"),

@@ -42,6 +42,7 @@ where
     F: FnOnce(ShutdownSignal) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
+    kokeilu_platform::tls::install_crypto_provider();
     let telemetry = kokeilu_platform::telemetry::init(common, name)?;
     let result = serve(Box::pin(kokeilu_platform::shutdown::signal())).await;
     flush_telemetry(telemetry).await;

@@ -9,7 +9,11 @@ use std::time::Duration;
 use async_nats::jetstream;
 use kokeilu_bus::{Consumer, ConsumerConfig, Db, Handler, Migrations, Outbox, Relay, RelayConfig};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::authz::Deployment;
 use kokeilu_platform::config::ServiceConfig;
+use kokeilu_platform::identity::Identity;
+use kokeilu_platform::limits::Limits;
+use kokeilu_platform::tls::ServerTls;
 use tokio::net::TcpListener;
 use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio::time::{Instant, timeout_at};
@@ -34,22 +38,47 @@ pub struct Node {
     pub shutdown_timeout: Duration,
 }
 
-/// The gRPC and admin ports of a service, bound before it runs (port 0: the OS chooses).
+/// The gRPC and admin ports of a service, bound before it runs (port 0: the OS chooses), with
+/// how the gRPC port is served: mutual TLS with the service's own certificate, the deployment
+/// the authorisation table judges callers against, and the limits.
 #[derive(Debug)]
 pub struct Listeners {
     pub grpc: TcpListener,
     pub admin: TcpListener,
+    tls: tonic::transport::ServerTlsConfig,
+    deployment: Deployment,
+    limits: Limits,
 }
 
 impl Listeners {
-    pub async fn bind(config: &ServiceConfig) -> anyhow::Result<Self> {
+    /// Loads the TLS files (the certificate must name the deployment's own identity) and binds
+    /// both ports.
+    pub async fn bind(config: &ServiceConfig, deployment: Deployment) -> anyhow::Result<Self> {
+        let own = match &deployment {
+            Deployment::TeOffice => Identity::TeOffice,
+            Deployment::TrialArea(area) => Identity::Area(area.clone()),
+            Deployment::Supervisor => Identity::Avi,
+        };
+        kokeilu_platform::tls::install_crypto_provider();
+        let tls = ServerTls::load(&config.tls, &own)?;
         let grpc = TcpListener::bind(config.grpc_listen)
             .await
             .map_err(|e| anyhow::anyhow!("gRPC listen address {}: {e}", config.grpc_listen))?;
         let admin = TcpListener::bind(config.admin_listen)
             .await
             .map_err(|e| anyhow::anyhow!("admin listen address {}: {e}", config.admin_listen))?;
-        Ok(Self { grpc, admin })
+        Ok(Self {
+            grpc,
+            admin,
+            tls: tls.config,
+            deployment,
+            limits: config.limits,
+        })
+    }
+
+    /// The limits the service applies (message size and stream caps are set per service).
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     pub fn grpc_addr(&self) -> SocketAddr {
@@ -159,8 +188,15 @@ impl Node {
             workers.spawn(async move { (name, body.await) });
         }
         let grpc_stop = self.closing.clone();
+        let health = tonic_health::server::HealthReporter::new();
+        let options = kokeilu_platform::grpc::ServeOptions {
+            tls: listeners.tls,
+            deployment: listeners.deployment,
+            limits: listeners.limits,
+            health: health.clone(),
+        };
         let mut grpc: Option<JoinHandle<anyhow::Result<()>>> = Some(tokio::spawn(async move {
-            kokeilu_platform::grpc::serve(listeners.grpc, service, async move {
+            kokeilu_platform::grpc::serve(listeners.grpc, service, options, async move {
                 grpc_stop.cancelled().await;
             })
             .await
@@ -168,7 +204,7 @@ impl Node {
         }));
         let admin_stop = stop_admin.clone();
         let mut admin: Option<JoinHandle<anyhow::Result<()>>> = Some(tokio::spawn(
-            kokeilu_platform::metrics::serve_admin(listeners.admin, async move {
+            kokeilu_platform::metrics::serve_admin(listeners.admin, health, async move {
                 admin_stop.cancelled().await;
             }),
         ));

@@ -19,7 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn node(nats_url: &str, db: &TestDb) -> (Node, Listeners) {
-    let mut config = ServiceConfig::local(db.url(), nats_url);
+    let mut config = ServiceConfig::local(
+        db.url(),
+        nats_url,
+        kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
+    );
     config.shutdown_timeout = Duration::from_secs(2);
     let node = Node::connect(
         &config,
@@ -29,7 +33,9 @@ async fn node(nats_url: &str, db: &TestDb) -> (Node, Listeners) {
     )
     .await
     .unwrap();
-    let listeners = Listeners::bind(&config).await.unwrap();
+    let listeners = Listeners::bind(&config, kokeilu_platform::authz::Deployment::TeOffice)
+        .await
+        .unwrap();
     (node, listeners)
 }
 
