@@ -8,12 +8,133 @@
 //!   PostgreSQL tests skip with a message when no server is reachable, unless
 //!   `KOKEILU_REQUIRE_POSTGRES=1` (set by CI), where an unreachable server fails the test.
 //! - [`wait_for`]: poll an async condition until it holds or a generous deadline passes.
+//! - [`pki`]: one local PKI per test process (every identity's certificate), a stranger PKI
+//!   with its own CA, and mutual-TLS [`channel`]s as a given identity.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use kokeilu_devtools::nats_server::{self, NatsOptions, NatsProcess};
+use kokeilu_devtools::pki::Pki;
+use kokeilu_platform::identity::Identity;
+use kokeilu_platform::tls::TlsFiles;
+
+/// A PKI in a temporary folder, kept for the life of the test process.
+pub struct TestPki {
+    pki: Pki,
+    _dir: tempfile::TempDir,
+    issuing: std::sync::Mutex<()>,
+}
+
+impl TestPki {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("no temp dir: {e}"));
+        let pki = Pki::ensure(dir.path(), &[]).unwrap_or_else(|e| panic!("PKI: {e:#}"));
+        Self {
+            pki,
+            _dir: dir,
+            issuing: std::sync::Mutex::new(()),
+        }
+    }
+
+    /// The certificate, key and CA of `identity` (issued on first use).
+    pub fn files(&self, identity: &Identity) -> TlsFiles {
+        let _one_at_a_time = self
+            .issuing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Pki::ensure(self.pki.dir(), std::slice::from_ref(identity))
+            .unwrap_or_else(|e| panic!("PKI: {e:#}"));
+        self.pki.files(identity)
+    }
+
+    /// The folder (`ca.pem`, `<name>.pem`, `<name>-key.pem`).
+    pub fn dir(&self) -> &std::path::Path {
+        self.pki.dir()
+    }
+}
+
+/// The test process's PKI: every service and client of a test chains to its CA.
+pub fn pki() -> &'static TestPki {
+    static PKI: std::sync::OnceLock<TestPki> = std::sync::OnceLock::new();
+    PKI.get_or_init(TestPki::new)
+}
+
+/// A second, unrelated PKI: its certificates name real identities but chain to another CA.
+pub fn stranger_pki() -> &'static TestPki {
+    static PKI: std::sync::OnceLock<TestPki> = std::sync::OnceLock::new();
+    PKI.get_or_init(TestPki::new)
+}
+
+/// A mutual-TLS channel to `url` (`https://127.0.0.1:PORT`) as `identity` of [`pki`].
+pub async fn channel(url: &str, identity: &Identity) -> tonic::transport::Channel {
+    channel_with(url, &pki().files(identity))
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {url} as {identity}: {e}"))
+}
+
+/// A channel to `url` presenting `files` (any PKI), or the connection error.
+pub async fn channel_with(
+    url: &str,
+    files: &TlsFiles,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    kokeilu_platform::tls::install_crypto_provider();
+    let tls = files
+        .client_config()
+        .unwrap_or_else(|e| panic!("client TLS: {e:#}"));
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap_or_else(|e| panic!("bad url {url}: {e}"))
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+/// A channel to `url` verifying the service against [`pki`]'s CA but presenting no certificate.
+pub async fn channel_without_certificate(
+    url: &str,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    kokeilu_platform::tls::install_crypto_provider();
+    let ca = std::fs::read(pki().dir().join("ca.pem")).unwrap_or_else(|e| panic!("CA: {e}"));
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+    tonic::transport::Endpoint::from_shared(url.to_owned())
+        .unwrap_or_else(|e| panic!("bad url {url}: {e}"))
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(10))
+        .connect()
+        .await
+}
+
+/// The identity a `kokeilu serve …` command line runs as, for its TLS files.
+fn served_identity(
+    args: &[impl AsRef<str>],
+    env: &[(impl AsRef<str>, String)],
+) -> Option<Identity> {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let kind = args
+        .iter()
+        .position(|a| *a == "serve")
+        .and_then(|i| args.get(i + 1))?;
+    match *kind {
+        "te-office" => Some(Identity::TeOffice),
+        "supervisor" => Some(Identity::Avi),
+        "trial-area" => {
+            let flag = args
+                .iter()
+                .position(|a| *a == "--area")
+                .and_then(|i| args.get(i + 1))
+                .map(|a| (*a).to_owned());
+            let from_env = env
+                .iter()
+                .find(|(k, _)| k.as_ref() == "KOKEILU_AREA")
+                .map(|(_, v)| v.clone());
+            flag.or(from_env).map(Identity::Area)
+        }
+        _ => None,
+    }
+}
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -258,6 +379,12 @@ impl ServiceProcess {
             .stdin(std::process::Stdio::null())
             .stdout(file.try_clone().unwrap_or_else(|e| panic!("{e}")))
             .stderr(file);
+        if let Some(identity) = served_identity(args, env) {
+            let files = pki().files(&identity);
+            cmd.env("KOKEILU_TLS_CERT", files.cert)
+                .env("KOKEILU_TLS_KEY", files.key)
+                .env("KOKEILU_TLS_CA", files.ca);
+        }
         for (k, v) in env {
             cmd.env(k.as_ref(), v);
         }
@@ -283,8 +410,9 @@ impl ServiceProcess {
         }
     }
 
+    /// The mutual-TLS gRPC URL (connect with [`channel`]).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("https://127.0.0.1:{}", self.port)
     }
 
     /// SIGKILL: no shutdown code runs.
