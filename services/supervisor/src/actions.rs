@@ -8,6 +8,8 @@ use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_proto::supervision::{ActionKind, InformationAnswer, SupervisoryAction};
 use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
 
+use kokeilu_platform::identity::Identity;
+
 use crate::domain::Access;
 use crate::error::Error;
 use crate::ledger::Ledger;
@@ -22,6 +24,8 @@ pub struct NewAction {
     pub deadline: Option<NaiveDate>,
     pub effective_from: Option<NaiveDate>,
     pub partial: bool,
+    /// The authenticated identity issuing it (`kokeilu://avi…`), for the access log.
+    pub actor: String,
 }
 
 impl Ledger {
@@ -45,11 +49,13 @@ impl Ledger {
             let access = Access {
                 action_id: action.action_id.clone(),
                 area: action.area_id.clone(),
+                actor: a.actor.clone(),
                 what: format!(
                     "information requested on {} referrals",
                     action.referral_ids.len()
                 ),
                 purpose: a.text,
+                revealed: false,
                 at: now,
             };
             self.store.log_access(&mut tx, &access).await?;
@@ -78,8 +84,15 @@ impl Ledger {
         Ok(self.store.actions(area).await?)
     }
 
-    /// The answer to an information request (the read is logged).
-    pub async fn answer(&self, action_id: &str) -> Result<InformationAnswer, Error> {
+    /// The answer to an information request, read by `actor`. Every read is logged with the
+    /// actor; henkilötunnus are shown only to a named AVI inspector
+    /// ([`kokeilu_platform::authz::may_see_identities`]) and masked for everyone else.
+    pub async fn answer(
+        &self,
+        action_id: &str,
+        actor: &Identity,
+    ) -> Result<InformationAnswer, Error> {
+        let revealed = kokeilu_platform::authz::may_see_identities(actor);
         let mut tx = self.store.begin().await?;
         let stored = self
             .store
@@ -91,12 +104,37 @@ impl Ledger {
         let access = Access {
             action_id: action_id.to_owned(),
             area: stored.area,
+            actor: actor.uri(),
             what: "answer read".into(),
             purpose: String::new(),
+            revealed,
             at: self.clock.now(),
         };
         self.store.log_access(&mut tx, &access).await?;
         tx.commit().await?;
-        Ok(stored.answer)
+        tracing::info!(
+            target: "kokeilu::access",
+            actor = %actor,
+            action_id = %action_id,
+            revealed,
+            "information answer read"
+        );
+        let mut answer = stored.answer;
+        if !revealed {
+            mask(&mut answer);
+        }
+        Ok(answer)
     }
 }
+
+/// Removes the direct identifiers from an answer: what is left is the referral ids, statuses and
+/// service events, enough to check the area's handling without knowing who the clients are.
+pub fn mask(answer: &mut InformationAnswer) {
+    answer.masked = true;
+    for record in &mut answer.records {
+        record.henkilotunnus = MASKED.to_owned();
+    }
+}
+
+/// What a masked henkilötunnus reads as.
+pub const MASKED: &str = "******-****";

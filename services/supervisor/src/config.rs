@@ -38,9 +38,9 @@ pub struct SupervisorConfig {
 
 impl SupervisorConfig {
     /// Loopback with OS-chosen ports (tests, local runs).
-    pub fn local(database_url: &str, nats_url: &str) -> Self {
+    pub fn local(database_url: &str, nats_url: &str, tls: kokeilu_platform::tls::TlsFiles) -> Self {
         Self {
-            service: ServiceConfig::local(database_url, nats_url),
+            service: ServiceConfig::local(database_url, nats_url, tls),
             ack_working_days: 2,
             sweep_interval: std::time::Duration::from_secs(60),
             stats_listen: SocketAddr::from(([127, 0, 0, 1], 0)),

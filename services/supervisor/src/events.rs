@@ -93,8 +93,10 @@ impl Handler for Answers {
         let access = Access {
             action_id: answer.action_id.clone(),
             area: answer.area_id.clone(),
+            actor: format!("kokeilu://area/{}", answer.area_id),
             what: format!("answer received: {} client records", answer.records.len()),
             purpose: String::new(),
+            revealed: false,
             at: now,
         };
         store.log_access(tx, &access).await?;

@@ -2,6 +2,8 @@
 //! domain types).
 
 use kokeilu_bus::feed::{self, Cursor, FeedStream};
+use kokeilu_platform::identity::caller;
+use kokeilu_platform::limits::{StreamCap, holding};
 use kokeilu_proto::supervision::{self as sv, ActionKind};
 use kokeilu_proto::supervisor::{self as pb, supervisor_service_server::SupervisorService};
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
@@ -18,12 +20,18 @@ use crate::ledger::Ledger;
 pub struct Api {
     ledger: Ledger,
     closing: CancellationToken,
+    streams: StreamCap,
 }
 
 impl Api {
-    /// `closing` ends the open subscriptions when the server stops.
-    pub fn new(ledger: Ledger, closing: CancellationToken) -> Self {
-        Self { ledger, closing }
+    /// `closing` ends the open subscriptions when the server stops; `streams` caps how many each
+    /// caller holds open.
+    pub fn new(ledger: Ledger, closing: CancellationToken, streams: StreamCap) -> Self {
+        Self {
+            ledger,
+            closing,
+            streams,
+        }
     }
 }
 
@@ -105,6 +113,7 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::SubscribeComplianceEventsRequest>,
     ) -> Result<Response<Self::SubscribeComplianceEventsStream>, Status> {
+        let permit = self.streams.open(caller(&request)?)?;
         let req = request.into_inner();
         let area = area(&req.area_id, false)?;
         let kinds = kinds(&req.kinds)?;
@@ -129,7 +138,7 @@ impl SupervisorService for Api {
                         Ok(batch.iter().map(|e| (e.seq, compliance_event(e))).collect())
                     }
                 });
-        Ok(Response::new(stream))
+        Ok(Response::new(holding(stream, permit)))
     }
 
     async fn list_compliance_events(
@@ -202,6 +211,7 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::RequestInformationRequest>,
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let actor = caller(&request)?.uri();
         let req = request.into_inner();
         let area = area(&req.area_id, true)?;
         if req.referral_ids.is_empty() || req.referral_ids.len() > 1000 {
@@ -224,6 +234,7 @@ impl SupervisorService for Api {
                 deadline: None,
                 effective_from: None,
                 partial: false,
+                actor,
             })
             .await?;
         Ok(Response::new(action))
@@ -233,8 +244,11 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::GetInformationAnswerRequest>,
     ) -> Result<Response<sv::InformationAnswer>, Status> {
+        let actor = caller(&request)?.clone();
         Ok(Response::new(
-            self.ledger.answer(&request.into_inner().action_id).await?,
+            self.ledger
+                .answer(&request.into_inner().action_id, &actor)
+                .await?,
         ))
     }
 
@@ -242,6 +256,7 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::IssueOrderRequest>,
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let actor = caller(&request)?.uri();
         let req = request.into_inner();
         let action = NewAction {
             kind: ActionKind::Order,
@@ -251,6 +266,7 @@ impl SupervisorService for Api {
             deadline: Some(date(&req.deadline, "deadline")?),
             effective_from: None,
             partial: false,
+            actor,
         };
         Ok(Response::new(self.ledger.issue(action).await?))
     }
@@ -259,6 +275,7 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::IssueRemarkRequest>,
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let actor = caller(&request)?.uri();
         let req = request.into_inner();
         let action = NewAction {
             kind: ActionKind::Remark,
@@ -268,6 +285,7 @@ impl SupervisorService for Api {
             deadline: None,
             effective_from: None,
             partial: false,
+            actor,
         };
         Ok(Response::new(self.ledger.issue(action).await?))
     }
@@ -276,6 +294,7 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::SuspendTrialRequest>,
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        let actor = caller(&request)?.uri();
         let req = request.into_inner();
         let action = NewAction {
             kind: ActionKind::Suspension,
@@ -285,6 +304,7 @@ impl SupervisorService for Api {
             deadline: None,
             effective_from: Some(date(&req.effective_from, "effective_from")?),
             partial: req.partial,
+            actor,
         };
         Ok(Response::new(self.ledger.issue(action).await?))
     }

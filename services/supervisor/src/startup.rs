@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::authz::Deployment;
+use kokeilu_platform::limits::StreamCap;
 use kokeilu_proto::supervisor::supervisor_service_server::SupervisorServiceServer;
 use kokeilu_runtime::{Listeners, Node, Task};
 use tokio::net::TcpListener;
@@ -60,7 +62,7 @@ pub struct Application {
 impl Application {
     pub async fn build(config: &SupervisorConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let node = Node::connect(&config.service, "supervisor", &MIGRATIONS, clock.clone()).await?;
-        let listeners = Listeners::bind(&config.service).await?;
+        let listeners = Listeners::bind(&config.service, Deployment::Supervisor).await?;
         let stats = TcpListener::bind(config.stats_listen).await?;
         let ledger = Ledger::new(
             node.db.clone(),
@@ -148,7 +150,13 @@ impl Application {
                     .map_err(anyhow::Error::from)
                 }),
             ];
-        let api = SupervisorServiceServer::new(Api::new(self.ledger, self.node.closing.clone()));
+        let limits = self.listeners.limits();
+        let api = SupervisorServiceServer::new(Api::new(
+            self.ledger,
+            self.node.closing.clone(),
+            StreamCap::new(limits.max_streams_per_identity),
+        ))
+        .max_decoding_message_size(limits.max_message_bytes);
         self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

@@ -2,6 +2,8 @@
 
 use kokeilu_bus::feed::{self, Cursor, FeedStream, PageToken};
 use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_platform::identity::caller;
+use kokeilu_platform::limits::{StreamCap, holding};
 use kokeilu_proto::teoffice::{self as pb, te_office_service_server::TeOfficeService};
 use kokeilu_proto::{date_from_naive, date_to_naive, timestamp_from};
 use tokio_util::sync::CancellationToken;
@@ -20,12 +22,18 @@ use crate::referrals::Desk;
 pub struct Api {
     desk: Desk,
     closing: CancellationToken,
+    streams: StreamCap,
 }
 
 impl Api {
-    /// `closing` ends the open `WatchReferrals` streams when the server stops.
-    pub fn new(desk: Desk, closing: CancellationToken) -> Self {
-        Self { desk, closing }
+    /// `closing` ends the open `WatchReferrals` streams when the server stops; `streams` caps
+    /// how many each caller holds open.
+    pub fn new(desk: Desk, closing: CancellationToken, streams: StreamCap) -> Self {
+        Self {
+            desk,
+            closing,
+            streams,
+        }
     }
 }
 
@@ -280,6 +288,7 @@ impl TeOfficeService for Api {
         &self,
         request: Request<pb::WatchReferralsRequest>,
     ) -> Result<Response<Self::WatchReferralsStream>, Status> {
+        let permit = self.streams.open(caller(&request)?)?;
         let req = request.into_inner();
         let cursor = Cursor::parse("after_cursor", &req.after_cursor, "change").map_err(invalid)?;
         let after = cursor.resolve(|| self.desk.last_change()).await?;
@@ -297,6 +306,6 @@ impl TeOfficeService for Api {
                         Ok(batch.iter().map(|e| (e.seq, change_to_wire(e))).collect())
                     }
                 });
-        Ok(Response::new(stream))
+        Ok(Response::new(holding(stream, permit)))
     }
 }

@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::authz::Deployment;
 use kokeilu_platform::config::ServiceConfig;
+use kokeilu_platform::limits::StreamCap;
 use kokeilu_proto::teoffice::te_office_service_server::TeOfficeServiceServer;
 use kokeilu_runtime::{Listeners, Node};
 
@@ -51,7 +53,7 @@ impl Application {
     /// Connects to the database and NATS and binds the gRPC and admin ports.
     pub async fn build(config: &ServiceConfig, clock: SharedClock) -> anyhow::Result<Self> {
         let node = Node::connect(config, "te-office", &MIGRATIONS, clock.clone()).await?;
-        let listeners = Listeners::bind(config).await?;
+        let listeners = Listeners::bind(config, Deployment::TeOffice).await?;
         let desk = Desk::new(
             Store::new(node.db.clone()),
             node.outbox.clone(),
@@ -103,7 +105,13 @@ impl Application {
             admin = %self.admin_addr(),
             "te-office serving"
         );
-        let api = TeOfficeServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
+        let limits = self.listeners.limits();
+        let api = TeOfficeServiceServer::new(Api::new(
+            self.desk,
+            self.node.closing.clone(),
+            StreamCap::new(limits.max_streams_per_identity),
+        ))
+        .max_decoding_message_size(limits.max_message_bytes);
         self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

@@ -40,20 +40,21 @@ impl TeOffice {
         let clock: SharedClock = std::sync::Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap(),
         ));
-        let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+        let config = kokeilu_platform::config::ServiceConfig::local(
+            db.url(),
+            &nats.url(),
+            kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
+        );
         let app = Application::build(&config, clock).await.unwrap();
         let store = Store::new(app.db().clone());
-        let url = format!("http://127.0.0.1:{}", app.port());
+        let url = format!("https://127.0.0.1:{}", app.port());
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
         let client = TeOfficeServiceClient::new(
-            tonic::transport::Endpoint::from_shared(url)
-                .unwrap()
-                .connect()
-                .await
-                .unwrap(),
+            kokeilu_test_support::channel(&url, &kokeilu_platform::identity::Identity::TeOffice)
+                .await,
         );
         Some(Self {
             store,

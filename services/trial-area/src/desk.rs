@@ -12,9 +12,12 @@ use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRe
 use kokeilu_proto::supervision::FactKind;
 use kokeilu_proto::{Payload, subjects, timestamp_from};
 
-use crate::domain::{self, IncomingReferral, IncomingStatus, Rejection, Step, check_area};
+use crate::domain::{
+    self, AreaMismatch, IncomingReferral, IncomingStatus, Rejection, Step, check_area,
+};
 use crate::error::Error;
 use crate::store::Store;
+use kokeilu_platform::identity::Identity;
 
 /// The area's referral use cases.
 #[derive(Clone)]
@@ -48,11 +51,20 @@ impl Desk {
         self.store.feed().notify();
     }
 
-    /// Rejects requests that name another area (or none).
-    pub fn check_area(&self, requested: &str) -> Result<(), Error> {
-        check_area(requested, &self.area).map_err(|requested| Error::WrongArea {
-            requested,
-            own: self.area.clone(),
+    /// Refuses a caller whose certificate does not act for this area, and a request naming
+    /// another area; either is logged as a security event (who and which field, no content).
+    pub fn check_area(&self, caller: &Identity, requested: &str) -> Result<(), Error> {
+        check_area(caller.area(), requested, &self.area).map_err(|mismatch| {
+            let reason = match mismatch {
+                AreaMismatch::NotThisArea => "certificate does not act for this trial area",
+                AreaMismatch::Other => "area_id names an area the certificate does not act for",
+            };
+            kokeilu_platform::authz::security_event(
+                Some(caller),
+                "/kokeilu.trialarea.v1.TrialAreaService",
+                reason,
+            );
+            Error::WrongArea
         })
     }
 

@@ -314,22 +314,29 @@ pub fn contains_identity_code(text: &str) -> bool {
     kokeilu_platform::privacy::contains_identity_code(text.as_bytes())
 }
 
-/// Checks the area named in a request against this deployment's area.
-pub fn check_area(requested: &str, own: &str) -> Result<(), AreaMismatch> {
-    if requested.is_empty() {
-        Err(AreaMismatch::Missing)
-    } else if requested != own {
-        Err(AreaMismatch::Other(requested.to_owned()))
-    } else {
+/// Checks who acts, and for which area: the acting area is the caller certificate's
+/// (`certified`), never a request field. The certificate must be this deployment's area (the
+/// authorisation table already admits no other); a request may leave `area_id` empty or name
+/// that same area, and naming any other is refused.
+pub fn check_area(certified: Option<&str>, requested: &str, own: &str) -> Result<(), AreaMismatch> {
+    match certified {
+        Some(area) if area == own => {}
+        _ => return Err(AreaMismatch::NotThisArea),
+    }
+    if requested.is_empty() || requested == own {
         Ok(())
+    } else {
+        Err(AreaMismatch::Other)
     }
 }
 
-/// A request for an area this deployment does not serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request that acts, or names, an area the caller's certificate does not act for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AreaMismatch {
-    Missing,
-    Other(String),
+    /// The certificate is not this deployment's area.
+    NotThisArea,
+    /// `area_id` names another area.
+    Other,
 }
 
 #[cfg(test)]
@@ -378,12 +385,21 @@ mod tests {
     }
 
     #[test]
-    fn requests_for_another_area_are_told_apart() {
-        assert_eq!(check_area("kainuu", "kainuu"), Ok(()));
-        assert_eq!(check_area("", "kainuu"), Err(AreaMismatch::Missing));
+    fn the_acting_area_is_the_certificates_and_a_request_cannot_name_another() {
+        let own = Some("kainuu");
+        assert_eq!(check_area(own, "kainuu", "kainuu"), Ok(()));
+        assert_eq!(check_area(own, "", "kainuu"), Ok(()));
         assert_eq!(
-            check_area("helsinki", "kainuu"),
-            Err(AreaMismatch::Other("helsinki".into()))
+            check_area(own, "helsinki", "kainuu"),
+            Err(AreaMismatch::Other)
+        );
+        assert_eq!(
+            check_area(Some("helsinki"), "helsinki", "kainuu"),
+            Err(AreaMismatch::NotThisArea)
+        );
+        assert_eq!(
+            check_area(None, "kainuu", "kainuu"),
+            Err(AreaMismatch::NotThisArea)
         );
     }
 

@@ -3,17 +3,14 @@
 use kokeilu_platform::grpc::{FieldViolation, failed_precondition, invalid_argument};
 use tonic::Status;
 
-use crate::domain::{AreaMismatch, Refusal};
+use crate::domain::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
     #[error("request for another area")]
-    WrongArea {
-        requested: AreaMismatch,
-        own: String,
-    },
+    WrongArea,
     #[error("referral not found")]
     NotFound,
     #[error("not an acknowledged client")]
@@ -48,16 +45,10 @@ impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
             Error::Invalid(v) => invalid_argument(&v),
-            Error::WrongArea {
-                requested: AreaMismatch::Missing,
-                ..
-            } => invalid_argument(&[FieldViolation::new("area_id", "required")]),
-            Error::WrongArea {
-                requested: AreaMismatch::Other(other),
-                own,
-            } => Status::permission_denied(format!(
-                "this service acts for trial area {own} only, not {other}"
-            )),
+            // No hint of the right value: the caller's certificate decides the area.
+            Error::WrongArea => Status::permission_denied(
+                "the caller's certificate does not act for the trial area this request names",
+            ),
             Error::NotFound => Status::not_found("referral not found in this area"),
             Error::NotAClient => failed_precondition(
                 "NOT_A_CLIENT",

@@ -2,6 +2,8 @@
 
 use kokeilu_bus::feed::{self, Cursor, FeedStream, PageToken};
 use kokeilu_platform::grpc::FieldViolation;
+use kokeilu_platform::identity::caller;
+use kokeilu_platform::limits::{StreamCap, holding};
 use kokeilu_proto::trialarea::{self as pb, trial_area_service_server::TrialAreaService};
 use kokeilu_proto::{date_from_naive, timestamp_from};
 use tokio_util::sync::CancellationToken;
@@ -16,12 +18,18 @@ use crate::error::Error;
 pub struct Api {
     desk: Desk,
     closing: CancellationToken,
+    streams: StreamCap,
 }
 
 impl Api {
-    /// `closing` ends the open `WatchIncomingReferrals` streams when the server stops.
-    pub fn new(desk: Desk, closing: CancellationToken) -> Self {
-        Self { desk, closing }
+    /// `closing` ends the open `WatchIncomingReferrals` streams when the server stops;
+    /// `streams` caps how many each caller holds open.
+    pub fn new(desk: Desk, closing: CancellationToken, streams: StreamCap) -> Self {
+        Self {
+            desk,
+            closing,
+            streams,
+        }
     }
 }
 
@@ -84,8 +92,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::ListIncomingReferralsRequest>,
     ) -> Result<Response<pb::ListIncomingReferralsResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
         let status = match pb::IncomingStatus::try_from(req.status) {
             Ok(pb::IncomingStatus::Unspecified) => None,
@@ -122,8 +131,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::GetIncomingReferralRequest>,
     ) -> Result<Response<pb::IncomingReferral>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let row = self.desk.referral(id).await?;
         Ok(Response::new(to_wire(&row)))
@@ -135,8 +145,10 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::WatchIncomingReferralsRequest>,
     ) -> Result<Response<Self::WatchIncomingReferralsStream>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
+        let permit = self.streams.open(&caller)?;
         let after = Cursor::parse("after_cursor", &req.after_cursor, "referral")
             .map_err(invalid)?
             .resolve(|| self.desk.last_cursor())
@@ -156,15 +168,16 @@ impl TrialAreaService for Api {
                         Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
                     }
                 });
-        Ok(Response::new(stream))
+        Ok(Response::new(holding(stream, permit)))
     }
 
     async fn acknowledge_client(
         &self,
         request: Request<pb::AcknowledgeClientRequest>,
     ) -> Result<Response<pb::AcknowledgeClientResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let row = self.desk.acknowledge(id).await?;
         Ok(Response::new(pb::AcknowledgeClientResponse {
@@ -178,8 +191,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::RejectReferralRequest>,
     ) -> Result<Response<pb::RejectReferralResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let rejection = Rejection::validate(req.reason, &req.detail).map_err(Error::Invalid)?;
         let row = self.desk.reject(id, rejection).await?;
@@ -193,8 +207,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::RecordServiceEventRequest>,
     ) -> Result<Response<pb::RecordServiceEventResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let kind = ServiceEvent::try_from(i64::from(req.kind)).map_err(|_| {
             Error::field(
@@ -211,8 +226,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::TransferClientRequest>,
     ) -> Result<Response<pb::TransferClientResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         if req.destination.trim().is_empty() {
             return Err(
@@ -230,8 +246,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::IssueStatementRequest>,
     ) -> Result<Response<pb::IssueStatementResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let subject = serde_json::from_value(serde_json::Value::String(req.subject.clone()))
             .map_err(|_| {
@@ -260,7 +277,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::ListSupervisoryActionsRequest>,
     ) -> Result<Response<pb::ListSupervisoryActionsResponse>, Status> {
-        self.desk.check_area(&request.into_inner().area_id)?;
+        let caller = caller(&request)?.clone();
+        self.desk
+            .check_area(&caller, &request.into_inner().area_id)?;
         Ok(Response::new(pb::ListSupervisoryActionsResponse {
             actions: self.desk.actions().await?,
         }))
@@ -270,8 +289,9 @@ impl TrialAreaService for Api {
         &self,
         request: Request<pb::AnswerInformationRequestRequest>,
     ) -> Result<Response<pb::AnswerInformationRequestResponse>, Status> {
+        let caller = caller(&request)?.clone();
         let req = request.into_inner();
-        self.desk.check_area(&req.area_id)?;
+        self.desk.check_area(&caller, &req.area_id)?;
         let records = self.desk.answer_information_request(&req.action_id).await?;
         Ok(Response::new(pb::AnswerInformationRequestResponse {
             records: u32::try_from(records).unwrap_or(u32::MAX),

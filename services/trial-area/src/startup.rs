@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 
 use kokeilu_bus::{Db, Migrations};
 use kokeilu_platform::SharedClock;
+use kokeilu_platform::authz::Deployment;
 use kokeilu_platform::config::ServiceConfig;
+use kokeilu_platform::limits::StreamCap;
 use kokeilu_proto::trialarea::trial_area_service_server::TrialAreaServiceServer;
 use kokeilu_runtime::{Listeners, Node};
 
@@ -69,7 +71,7 @@ impl Application {
         }
         let name = format!("trial-area-{area}");
         let node = Node::connect(config, &name, &MIGRATIONS, clock.clone()).await?;
-        let listeners = Listeners::bind(config).await?;
+        let listeners = Listeners::bind(config, Deployment::TrialArea(area.to_owned())).await?;
         let pseudonyms = config.pseudonymizer()?;
         let desk = Desk::new(
             area.to_owned(),
@@ -124,7 +126,13 @@ impl Application {
             admin = %self.admin_addr(),
             "trial area serving"
         );
-        let api = TrialAreaServiceServer::new(Api::new(self.desk, self.node.closing.clone()));
+        let limits = self.listeners.limits();
+        let api = TrialAreaServiceServer::new(Api::new(
+            self.desk,
+            self.node.closing.clone(),
+            StreamCap::new(limits.max_streams_per_identity),
+        ))
+        .max_decoding_message_size(limits.max_message_bytes);
         self.node.run(self.listeners, api, tasks, shutdown).await
     }
 }

@@ -264,6 +264,7 @@ impl Desk {
             area_id: self.area.clone(),
             records,
             answered_at: Some(timestamp_from(now)),
+            masked: false,
         };
         let env = seal(
             envelope::trial_area(&self.area),

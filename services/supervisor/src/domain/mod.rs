@@ -224,8 +224,12 @@ pub struct ComplianceEvent {
 pub struct Access {
     pub action_id: String,
     pub area: String,
+    /// The authenticated identity that read or caused it (`kokeilu://…`).
+    pub actor: String,
     pub what: String,
     pub purpose: String,
+    /// Whether identifying details were shown unmasked.
+    pub revealed: bool,
     pub at: DateTime<Utc>,
 }
 

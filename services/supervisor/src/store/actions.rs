@@ -126,13 +126,15 @@ impl Store {
     /// Logs a request for, or a read of, identifying data.
     pub async fn log_access(&self, tx: &mut Tx, a: &Access) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "INSERT INTO access_log (action_id, area_id, what, purpose, at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO access_log (action_id, area_id, actor, what, purpose, revealed, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&a.action_id)
         .bind(&a.area)
+        .bind(&a.actor)
         .bind(&a.what)
         .bind(&a.purpose)
+        .bind(a.revealed)
         .bind(micros(a.at))
         .execute(&mut **tx)
         .await?;
