@@ -232,7 +232,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
         }
         AviCommand::AnswerRequest(args) => {
             let url = args.target.area_url(&args.area)?;
-            let r = client::trial_area(&url)
+            let r = client::trial_area(&url, &args.area)
                 .await?
                 .answer_information_request(ta::AnswerInformationRequestRequest {
                     area_id: args.area,

@@ -40,6 +40,7 @@ fn parse_area_url(s: &str) -> Result<(String, String), String> {
 
 impl Target {
     pub fn info(&self) -> anyhow::Result<StackInfo> {
+        client::use_data_dir(&self.data_dir);
         let mut info = match StackInfo::load(&self.data_dir) {
             Ok(i) => i,
             Err(e) if self.te_office.is_none() => return Err(e),
@@ -253,7 +254,7 @@ pub struct AckArgs {
 }
 
 pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
-    let mut c = client::trial_area(&args.target.area_url(&args.area)?).await?;
+    let mut c = client::trial_area(&args.target.area_url(&args.area)?, &args.area).await?;
     let r = c
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: args.area,
@@ -304,7 +305,7 @@ pub async fn reject(args: RejectArgs) -> anyhow::Result<()> {
         "data-error" => R::DataError,
         other => anyhow::bail!("unknown reason {other:?}"),
     };
-    let mut c = client::trial_area(&args.target.area_url(&args.area)?).await?;
+    let mut c = client::trial_area(&args.target.area_url(&args.area)?, &args.area).await?;
     c.reject_referral(ta::RejectReferralRequest {
         area_id: args.area,
         referral_id: args.referral_id.clone(),

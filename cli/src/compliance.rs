@@ -16,6 +16,7 @@ use crate::client;
 use crate::commands::grpc_err;
 use crate::output::{self, say};
 use crate::stack::StackInfo;
+use kokeilu_platform::identity::Identity;
 use serde_json::json;
 
 /// Where AVI's supervisor is: a flag, or the stack.json of `kokeilu up`.
@@ -363,7 +364,7 @@ pub async fn wait_for_totals<'a>(
 pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<()> {
     let mut held = 0usize;
     for (area, url) in &info.areas {
-        let mut c = client::trial_area(url).await?;
+        let mut c = client::trial_area_as(url, &Identity::Area(area.clone())).await?;
         let mut acknowledged = Vec::new();
         let mut token = String::new();
         loop {

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::client;
 use crate::fake::Generator;
+use kokeilu_platform::identity::Identity;
 
 /// What to drive.
 #[derive(Debug, Clone)]
@@ -82,7 +83,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
         Arc::new(Mutex::new(HashMap::new()));
 
     // Watch te-office for answers, starting now.
-    let mut te_client = client::te_office(&cfg.te_office).await?;
+    let mut te_client = client::te_office_as(&cfg.te_office, &Identity::TeOffice).await?;
     let mut changes = te_client
         .watch_referrals(te::WatchReferralsRequest {
             area_id: String::new(),
@@ -111,7 +112,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
     // Play each area's municipal system.
     let mut area_tasks = Vec::new();
     for (area, url) in &cfg.areas {
-        let mut c = client::trial_area(url).await?;
+        let mut c = client::trial_area_as(url, &Identity::Area(area.clone())).await?;
         let mut incoming = c
             .watch_incoming_referrals(ta::WatchIncomingReferralsRequest {
                 area_id: area.clone(),

@@ -31,6 +31,13 @@ struct Cli {
     /// Machine-readable output: JSON on stdout (JSON lines for `watch`), notes on stderr.
     #[arg(long, global = true)]
     json: bool,
+    /// Call the services as this identity of the PKI (te-office, area-<slug>, avi,
+    /// avi-staff-<id>, operator) instead of the command's own default.
+    #[arg(long = "as", global = true, env = "KOKEILU_AS", value_name = "NAME")]
+    as_name: Option<String>,
+    /// Folder of the PKI (`ca.pem`, `<name>.pem`, `<name>-key.pem`); default `<data-dir>/pki`.
+    #[arg(long, global = true, env = "KOKEILU_PKI_DIR")]
+    pki_dir: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,6 +94,11 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     output::set_json(cli.json);
+    kokeilu_platform::tls::install_crypto_provider();
+    if let Err(e) = client::configure(cli.pki_dir.clone(), cli.as_name.as_deref()) {
+        eprintln!("kokeilu: {e:#}");
+        return std::process::ExitCode::from(2);
+    }
     if let Command::Completions { shell } = cli.command {
         let mut command = <Cli as clap::CommandFactory>::command();
         let mut script = Vec::new();

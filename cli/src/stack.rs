@@ -13,6 +13,8 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Args;
 use kokeilu_devtools::nats_server::{self, NatsOptions, NatsProcess};
+use kokeilu_devtools::pki::Pki;
+use kokeilu_platform::identity::Identity;
 use serde::{Deserialize, Serialize};
 
 use crate::client;
@@ -260,6 +262,7 @@ pub struct Stack {
     log_filter: String,
     clock_start: Option<DateTime<Utc>>,
     data_dir: PathBuf,
+    pki: Pki,
 }
 
 impl Stack {
@@ -289,10 +292,21 @@ impl Stack {
             metrics: BTreeMap::new(),
             processes: BTreeMap::new(),
         };
+        // Every gRPC port is mutual TLS: a CA and one certificate per party, made on first run.
+        let mut identities = vec![
+            Identity::TeOffice,
+            Identity::Avi,
+            Identity::AviStaff("demo".into()),
+            Identity::Operator,
+        ];
+        identities.extend(opts.areas.iter().map(|a| Identity::Area(a.clone())));
+        let pki = Pki::ensure(&Pki::dir_in(&data_dir), &identities)?;
+        crate::client::configure_default_pki(pki.dir());
         // te-office and the areas pseudonymise clients for AVI with this key; the supervisor
         // never gets it.
         let pseudonym_key = pseudonym_key(&data_dir)?;
         let mut stack = Self {
+            pki,
             info: info.clone(),
             nats: Some(nats),
             nats_binary,
@@ -308,6 +322,7 @@ impl Stack {
         stack.add_service(
             "supervisor",
             "supervisor",
+            &Identity::Avi,
             vec![
                 ("KOKEILU_DATABASE_URL", avi_db),
                 (
@@ -326,6 +341,7 @@ impl Stack {
         stack.add_service(
             "te-office",
             "te-office",
+            &Identity::TeOffice,
             vec![
                 ("KOKEILU_DATABASE_URL", te_db),
                 ("KOKEILU_PSEUDONYM_KEY", pseudonym_key.clone()),
@@ -344,6 +360,7 @@ impl Stack {
             stack.add_service(
                 &format!("area-{area}"),
                 "trial-area",
+                &Identity::Area(area.clone()),
                 vec![
                     ("KOKEILU_AREA", area.clone()),
                     ("KOKEILU_DATABASE_URL", db),
@@ -365,12 +382,21 @@ impl Stack {
         &mut self,
         name: &str,
         command: &str,
+        identity: &Identity,
         env: Vec<(&str, String)>,
         grpc_port: u16,
         admin_port: u16,
     ) -> anyhow::Result<()> {
         let mut env: Vec<(String, String)> =
             env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let tls = self.pki.files(identity);
+        for (var, path) in [
+            ("KOKEILU_TLS_CERT", tls.cert),
+            ("KOKEILU_TLS_KEY", tls.key),
+            ("KOKEILU_TLS_CA", tls.ca),
+        ] {
+            env.push((var.into(), path.display().to_string()));
+        }
         env.push((
             "KOKEILU_GRPC_LISTEN".into(),
             format!("127.0.0.1:{grpc_port}"),
@@ -651,7 +677,7 @@ impl Drop for Stack {
 }
 
 fn grpc_url(port: u16) -> String {
-    format!("http://127.0.0.1:{port}")
+    format!("https://127.0.0.1:{port}")
 }
 
 /// How process `pid` (a child of ours) ended, if it has; it stays a zombie until its owner reaps

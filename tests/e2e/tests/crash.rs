@@ -89,10 +89,12 @@ fn start_supervisor(dir: &Path, nats_url: &str) -> ServiceProcess {
 fn spawn_acker(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
-            let Ok(ch) = tonic::transport::Endpoint::from_shared(url.clone())
-                .unwrap()
-                .connect()
-                .await
+            let Ok(ch) = kokeilu_test_support::channel_with(
+                &url,
+                &kokeilu_test_support::pki()
+                    .files(&kokeilu_platform::identity::Identity::Area("kainuu".into())),
+            )
+            .await
             else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
@@ -125,11 +127,8 @@ fn spawn_acker(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()
 }
 
 async fn submit_range(te_url: &str, range: std::ops::Range<u32>) {
-    let ch = tonic::transport::Endpoint::from_shared(te_url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let ch = kokeilu_test_support::channel(te_url, &kokeilu_platform::identity::Identity::TeOffice)
+        .await;
     let te = TeOfficeServiceClient::new(ch);
     futures::stream::iter(range)
         .map(|n| {

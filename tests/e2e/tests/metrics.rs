@@ -47,12 +47,16 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
 
     let clock = ManualClock::new(test_start());
     let shared: SharedClock = Arc::new(clock.clone());
-    let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+    let config = kokeilu_platform::config::ServiceConfig::local(
+        db.url(),
+        &nats.url(),
+        kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
+    );
     let app = te_office::Application::build(&config, shared)
         .await
         .unwrap();
     let te_db = app.db().clone();
-    let grpc_url = format!("http://127.0.0.1:{}", app.port());
+    let grpc_url = format!("https://127.0.0.1:{}", app.port());
     // The application's own admin port (`--admin-listen`), as `kokeilu up` and deployments use it.
     let admin_addr = app.admin_addr();
     let (stop_app, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -96,7 +100,10 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
     nats.stop(Duration::from_secs(10));
     drop(nats);
 
-    let mut te = TeOfficeServiceClient::connect(grpc_url).await.unwrap();
+    let mut te = TeOfficeServiceClient::new(
+        kokeilu_test_support::channel(&grpc_url, &kokeilu_platform::identity::Identity::TeOffice)
+            .await,
+    );
     for n in first..first + N {
         te.submit_referral(referral(n, "205")).await.unwrap();
     }

@@ -11,6 +11,8 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use kokeilu_platform::identity::Identity;
+
 use kokeilu_test_support::{TestBackend, workspace_root};
 use prost::Message;
 use support::*;
@@ -24,11 +26,8 @@ async fn reflect(
     url: &str,
     request: MessageRequest,
 ) -> Result<Vec<prost_types::FileDescriptorProto>, String> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel =
+        kokeilu_test_support::channel(url, &kokeilu_platform::identity::Identity::Operator).await;
     let mut client = ServerReflectionClient::new(channel);
     let req = ServerReflectionRequest {
         host: String::new(),
@@ -130,12 +129,22 @@ fn grpcurl() -> PathBuf {
     bin
 }
 
-/// Calls `method` of the service at `addr` with the JSON `body`; grpcurl's whole output.
-fn call_with_grpcurl(addr: &str, method: &str, body: &str) -> (bool, String) {
-    let out = Command::new(grpcurl())
-        .args(["-plaintext", "-d", body, addr, method])
-        .output()
-        .unwrap();
+/// Calls `method` of the service at `addr` with the JSON `body` over TLS, presenting `identity`'s
+/// certificate (or none); grpcurl's whole output.
+fn call_with_grpcurl(
+    addr: &str,
+    identity: Option<&Identity>,
+    method: &str,
+    body: &str,
+) -> (bool, String) {
+    let pki = kokeilu_test_support::pki();
+    let mut cmd = Command::new(grpcurl());
+    cmd.arg("-cacert").arg(pki.dir().join("ca.pem"));
+    if let Some(identity) = identity {
+        let files = pki.files(identity);
+        cmd.arg("-cert").arg(files.cert).arg("-key").arg(files.key);
+    }
+    let out = cmd.args(["-d", body, addr, method]).output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -152,7 +161,7 @@ async fn grpcurl_prints_a_bad_henkilotunnus_as_a_decoded_field_violation() {
     let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
         .await
         .unwrap();
-    let addr = sys.te_office.url.trim_start_matches("http://").to_owned();
+    let addr = sys.te_office.url.trim_start_matches("https://").to_owned();
     let submit = "kokeilu.teoffice.v1.TeOfficeService/SubmitReferral";
     let request = |hetu: &str, municipality: &str| {
         format!(
@@ -162,7 +171,7 @@ async fn grpcurl_prints_a_bad_henkilotunnus_as_a_decoded_field_violation() {
 
     let (ok, out) = tokio::task::spawn_blocking({
         let (addr, body) = (addr.clone(), request("131052-308X", "205"));
-        move || call_with_grpcurl(&addr, submit, &body)
+        move || call_with_grpcurl(&addr, Some(&Identity::TeOffice), submit, &body)
     })
     .await
     .unwrap();
@@ -182,7 +191,7 @@ async fn grpcurl_prints_a_bad_henkilotunnus_as_a_decoded_field_violation() {
     // A municipality in no trial area: PreconditionFailure, decoded as well.
     let (ok, out) = tokio::task::spawn_blocking({
         let (addr, body) = (addr.clone(), request("131052-308T", "235"));
-        move || call_with_grpcurl(&addr, submit, &body)
+        move || call_with_grpcurl(&addr, Some(&Identity::TeOffice), submit, &body)
     })
     .await
     .unwrap();
@@ -200,4 +209,45 @@ async fn grpcurl_prints_a_bad_henkilotunnus_as_a_decoded_field_violation() {
         "not decoded:\n{out}"
     );
     assert!(!out.contains("@value"), "printed as raw bytes:\n{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpcurl_without_a_client_certificate_gets_no_answer() {
+    let sys = InProcess::start(TestBackend::Sqlite, &["kainuu"])
+        .await
+        .unwrap();
+    let addr = sys.te_office.url.trim_start_matches("https://").to_owned();
+    let before = count(&sys.te_office.db, "referrals").await;
+    let (ok, out) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || {
+            call_with_grpcurl(
+                &addr,
+                None,
+                "kokeilu.teoffice.v1.TeOfficeService/ListReferrals",
+                "{}",
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!ok, "answered without a client certificate:\n{out}");
+    assert!(
+        !out.contains("referrals") && !out.contains("PermissionDenied"),
+        "the service answered at the gRPC level instead of refusing the handshake:\n{out}"
+    );
+    // With the CLI's certificate the same call works.
+    let (ok, out) = tokio::task::spawn_blocking(move || {
+        call_with_grpcurl(
+            &addr,
+            Some(&Identity::TeOffice),
+            "kokeilu.teoffice.v1.TeOfficeService/ListReferrals",
+            "{}",
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}");
+    assert_eq!(count(&sys.te_office.db, "referrals").await, before);
+    sys.stop().await;
 }

@@ -11,6 +11,7 @@ use kokeilu_bus::Db;
 use kokeilu_devtools::nats_server::NatsProcess;
 use kokeilu_platform::config::Secret;
 use kokeilu_platform::grpc::TraceContextInterceptor;
+use kokeilu_platform::identity::Identity;
 use kokeilu_platform::{ManualClock, SharedClock};
 use kokeilu_proto::date_from_naive;
 use kokeilu_proto::supervisor::supervisor_service_client::SupervisorServiceClient;
@@ -69,12 +70,13 @@ pub fn test_start() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap()
 }
 
-async fn channel(url: &str) -> Channel {
-    tonic::transport::Endpoint::from_shared(url.to_owned())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+async fn channel(url: &str, identity: &Identity) -> Channel {
+    kokeilu_test_support::channel(url, identity).await
+}
+
+/// The TLS files of a service's own identity, from the test PKI.
+pub fn tls(identity: &Identity) -> kokeilu_platform::tls::TlsFiles {
+    kokeilu_test_support::pki().files(identity)
 }
 
 impl InProcess {
@@ -98,7 +100,11 @@ impl InProcess {
         let clock = ManualClock::new(test_start());
         let shared: SharedClock = std::sync::Arc::new(clock.clone());
         let te_db = TestDb::new(backend).await?;
-        let mut config = kokeilu_platform::config::ServiceConfig::local(te_db.url(), nats_url);
+        let mut config = kokeilu_platform::config::ServiceConfig::local(
+            te_db.url(),
+            nats_url,
+            tls(&Identity::TeOffice),
+        );
         config.nats_user = user_of("te-office");
         let app = te_office::Application::build(&config, shared.clone())
             .await
@@ -111,7 +117,11 @@ impl InProcess {
         let mut running = BTreeMap::new();
         for area in areas {
             let db = TestDb::new(backend).await?;
-            let mut config = kokeilu_platform::config::ServiceConfig::local(db.url(), nats_url);
+            let mut config = kokeilu_platform::config::ServiceConfig::local(
+                db.url(),
+                nats_url,
+                tls(&Identity::Area((*area).to_owned())),
+            );
             config.nats_user = user_of(&format!("area-{area}"));
             let app = trial_area::Application::build(&config, area, shared.clone())
                 .await
@@ -126,7 +136,8 @@ impl InProcess {
             );
         }
         let db = TestDb::new(backend).await?;
-        let mut config = supervisor::config::SupervisorConfig::local(db.url(), nats_url);
+        let mut config =
+            supervisor::config::SupervisorConfig::local(db.url(), nats_url, tls(&Identity::Avi));
         config.service.nats_user = user_of("avi");
         // Sweeps happen when a test asks for one, on the test's clock.
         config.sweep_interval = Duration::from_secs(3600);
@@ -153,23 +164,31 @@ impl InProcess {
         })
     }
 
+    /// te-office's API as the TE office's systems.
     pub async fn te(&self) -> TeClient {
         TeOfficeServiceClient::with_interceptor(
-            channel(&self.te_office.url).await,
+            channel(&self.te_office.url, &Identity::TeOffice).await,
             TraceContextInterceptor,
         )
     }
 
+    /// An area's API as that area's own systems.
     pub async fn area(&self, area: &str) -> AreaClient {
         TrialAreaServiceClient::with_interceptor(
-            channel(&self.areas[area].url).await,
+            channel(&self.areas[area].url, &Identity::Area(area.to_owned())).await,
             TraceContextInterceptor,
         )
     }
 
+    /// AVI's API as a named inspector (who may read identifying answers).
     pub async fn avi(&self) -> AviClient {
+        self.avi_as(&Identity::AviStaff("inspector".into())).await
+    }
+
+    /// AVI's API as `identity`.
+    pub async fn avi_as(&self, identity: &Identity) -> AviClient {
         SupervisorServiceClient::with_interceptor(
-            channel(&self.supervisor.url).await,
+            channel(&self.supervisor.url, identity).await,
             TraceContextInterceptor,
         )
     }
@@ -196,7 +215,7 @@ fn spawn(
     let (tx, rx) = oneshot::channel();
     Running {
         db,
-        url: format!("http://127.0.0.1:{port}"),
+        url: format!("https://127.0.0.1:{port}"),
         stop: Some(tx),
         task: Some(run(rx)),
         _test_db: test_db,
