@@ -61,6 +61,9 @@ pub const CONSUMER_LAG: &str = "kokeilu_consumer_lag";
 pub const CONSUMER_REDELIVERIES: &str = "kokeilu_consumer_redeliveries_total";
 /// `kokeilu_dead_letters_total`: counter per consumer.
 pub const DEAD_LETTERS: &str = "kokeilu_dead_letters_total";
+/// `kokeilu_security_events_total`: counter per consumer of messages refused because the sender,
+/// the subject's party and the payload disagree (dead-lettered as security events).
+pub const SECURITY_EVENTS: &str = "kokeilu_security_events_total";
 /// `kokeilu_deadline_sweeps_total`: counter (supervisor).
 pub const DEADLINE_SWEEPS: &str = "kokeilu_deadline_sweeps_total";
 /// `kokeilu_deadline_sweep_duration_seconds`: histogram (supervisor).
@@ -204,6 +207,11 @@ fn describe() {
         DEAD_LETTERS,
         Unit::Count,
         "Messages moved to the dead-letter subject"
+    );
+    metrics::describe_counter!(
+        SECURITY_EVENTS,
+        Unit::Count,
+        "Messages refused as security events: not bound to the party NATS authenticated"
     );
     metrics::describe_counter!(DEADLINE_SWEEPS, Unit::Count, "Deadline sweeps run");
     metrics::describe_histogram!(
