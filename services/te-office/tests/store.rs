@@ -40,7 +40,9 @@ impl TeOffice {
         let clock: SharedClock = std::sync::Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap(),
         ));
-        let config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+        let mut config = kokeilu_platform::config::ServiceConfig::local(db.url(), &nats.url());
+        config.pseudonym_key =
+            Some(kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap());
         let app = Application::build(&config, clock).await.unwrap();
         let store = Store::new(app.db().clone());
         let url = format!("http://127.0.0.1:{}", app.port());

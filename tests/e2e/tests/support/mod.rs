@@ -62,6 +62,8 @@ pub struct InProcess {
     pub sweeper: supervisor::startup::Sweeper,
     pub stats_url: String,
     pub backend: TestBackend,
+    /// te-office's pseudonym key (no other service holds it).
+    pub pseudonym_key: kokeilu_platform::privacy::PseudonymKey,
 }
 
 /// The start of the service clock in tests: a Monday in the 2021–2024 trial.
@@ -100,6 +102,8 @@ impl InProcess {
         let te_db = TestDb::new(backend).await?;
         let mut config = kokeilu_platform::config::ServiceConfig::local(te_db.url(), nats_url);
         config.nats_user = user_of("te-office");
+        let pseudonym_key = kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap();
+        config.pseudonym_key = Some(pseudonym_key.clone());
         let app = te_office::Application::build(&config, shared.clone())
             .await
             .unwrap();
@@ -150,6 +154,7 @@ impl InProcess {
             sweeper,
             stats_url,
             backend,
+            pseudonym_key,
         })
     }
 
