@@ -18,7 +18,7 @@ use kokeilu_proto::date_from_naive;
 use kokeilu_proto::teoffice as te;
 use kokeilu_proto::trialarea as ta;
 use kokeilu_test_support::{TestBackend, on_both_backends, wait_for};
-use sqlx::{Column, Row};
+use sqlx::Row;
 use support::*;
 
 on_both_backends!(no_trial_area_table_holds_the_pseudonym_key);
@@ -69,21 +69,57 @@ async fn tables(db: &Db) -> Vec<String> {
         .collect()
 }
 
+/// The text and blob columns of `table`.
+async fn text_columns(db: &Db, table: &str) -> Vec<String> {
+    let rows = match db.backend() {
+        Backend::Sqlite => {
+            sqlx::query("SELECT name, type FROM pragma_table_info($1)")
+                .bind(table)
+                .fetch_all(db.pool())
+                .await
+        }
+        Backend::Postgres => {
+            sqlx::query(
+                "SELECT CAST(column_name AS TEXT) AS name, CAST(data_type AS TEXT) AS type \
+                 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1",
+            )
+            .bind(table)
+            .fetch_all(db.pool())
+            .await
+        }
+    }
+    .unwrap();
+    rows.iter()
+        .filter_map(|r| {
+            let name: String = r.try_get("name").unwrap();
+            let kind = r.try_get::<String, _>("type").unwrap().to_lowercase();
+            let textual = kind.is_empty()
+                || ["text", "char", "blob", "bytea", "json"]
+                    .iter()
+                    .any(|t| kind.contains(t));
+            textual.then_some(name)
+        })
+        .collect()
+}
+
 /// Every text and blob value of every table, as bytes, with where it was found.
 async fn every_value(db: &Db) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for table in tables(db).await {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+        for column in text_columns(db, &table).await {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT {column} AS v FROM {table}"
+            )))
             .fetch_all(db.pool())
             .await
             .unwrap();
-        for row in rows {
-            for (i, column) in row.columns().iter().enumerate() {
-                let at = format!("{table}.{}", column.name());
-                if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
-                    out.push((at, text.into_bytes()));
-                } else if let Ok(Some(blob)) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                    out.push((at, blob));
+            let at = format!("{table}.{column}");
+            for row in rows {
+                if let Ok(Some(text)) = row.try_get::<Option<String>, _>("v") {
+                    out.push((at.clone(), text.into_bytes()));
+                } else if let Ok(Some(blob)) = row.try_get::<Option<Vec<u8>>, _>("v") {
+                    out.push((at.clone(), blob));
                 }
             }
         }
