@@ -18,6 +18,7 @@ use kokeilu_bus::consumer::{DLQ_CONSUMER, DLQ_REASON, DLQ_SECURITY_EVENT};
 use kokeilu_bus::envelope;
 use kokeilu_devtools::nats_server::{NatsOptions, NatsProcess};
 use kokeilu_platform::config::Secret;
+use kokeilu_platform::metrics::SECURITY_EVENTS;
 use kokeilu_platform::privacy::contains_identity_code;
 use kokeilu_proto::common::Agency;
 use kokeilu_proto::referral::ReferralAcknowledged;
@@ -378,6 +379,25 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
     assert_eq!(of("te-office-answers"), 3, "{dead:#?}");
     assert_eq!(of("avi-facts"), 3, "{dead:#?}");
     assert_eq!(of("avi-answers"), 2, "{dead:#?}");
+    // And counted: kokeilu_security_events_total per consumer (one recorder for this process;
+    // each count follows its dead letter).
+    let security = |exposition: &str, consumer: &str| -> f64 {
+        exposition
+            .lines()
+            .filter(|l| l.starts_with(SECURITY_EVENTS) && l.contains(consumer))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    wait_for("the security events to be counted", WAIT, || {
+        let exposition = kokeilu_platform::metrics::handle().unwrap().render();
+        let counted = [
+            security(&exposition, "te-office-answers"),
+            security(&exposition, "avi-facts"),
+            security(&exposition, "avi-answers"),
+        ];
+        async move { (counted == [3.0, 3.0, 2.0]).then_some(()) }
+    })
+    .await;
 
     // Nothing changed: te-office's referral and history, AVI's cases, deadlines and answers.
     let te_after = te
