@@ -6,7 +6,9 @@
 
 use async_nats::jetstream;
 use clap::{Args, Subcommand};
-use kokeilu_bus::consumer::{DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_REASON, DLQ_SUBJECT};
+use kokeilu_bus::consumer::{
+    DLQ_CONSUMER, DLQ_DELIVERIES, DLQ_REASON, DLQ_SECURITY_EVENT, DLQ_SUBJECT,
+};
 use kokeilu_proto::subjects;
 
 #[derive(Debug, Args)]
@@ -94,14 +96,20 @@ pub async fn run(cmd: DlqCommand) -> anyhow::Result<()> {
                         "consumer": h(DLQ_CONSUMER),
                         "deliveries": h(DLQ_DELIVERIES).parse::<u64>().ok(),
                         "reason": h(DLQ_REASON),
+                        "security_event": h(DLQ_SECURITY_EVENT) == "true",
                     }));
                     continue;
                 }
                 println!(
-                    "{seq:>6}  {}  consumer {}  deliveries {}  reason: {}",
+                    "{seq:>6}  {}  consumer {}  deliveries {}  {}reason: {}",
                     h(DLQ_SUBJECT),
                     h(DLQ_CONSUMER),
                     h(DLQ_DELIVERIES),
+                    if h(DLQ_SECURITY_EVENT) == "true" {
+                        "SECURITY EVENT  "
+                    } else {
+                        ""
+                    },
                     h(DLQ_REASON)
                 );
             }

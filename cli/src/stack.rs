@@ -302,8 +302,8 @@ impl Stack {
         identities.extend(opts.areas.iter().map(|a| Identity::Area(a.clone())));
         let pki = Pki::ensure(&Pki::dir_in(&data_dir), &identities)?;
         crate::client::configure_default_pki(pki.dir());
-        // te-office and the areas pseudonymise clients for AVI with this key; the supervisor
-        // never gets it.
+        // te-office alone pseudonymises clients (and sends each pseudonym with the referral);
+        // neither the areas nor the supervisor get the key.
         let pseudonym_key = pseudonym_key(&data_dir)?;
         let mut stack = Self {
             pki,
@@ -344,7 +344,14 @@ impl Stack {
             &Identity::TeOffice,
             vec![
                 ("KOKEILU_DATABASE_URL", te_db),
-                ("KOKEILU_PSEUDONYM_KEY", pseudonym_key.clone()),
+                (
+                    "KOKEILU_PSEUDONYM_KEY_FILE",
+                    pseudonym_key.display().to_string(),
+                ),
+                (
+                    "KOKEILU_PSEUDONYM_KEY_ID",
+                    LOCAL_PSEUDONYM_KEY_ID.to_owned(),
+                ),
             ],
             opts.te_office_port,
             opts.te_office_admin_port,
@@ -361,11 +368,7 @@ impl Stack {
                 &format!("area-{area}"),
                 "trial-area",
                 &Identity::Area(area.clone()),
-                vec![
-                    ("KOKEILU_AREA", area.clone()),
-                    ("KOKEILU_DATABASE_URL", db),
-                    ("KOKEILU_PSEUDONYM_KEY", pseudonym_key.clone()),
-                ],
+                vec![("KOKEILU_AREA", area.clone()), ("KOKEILU_DATABASE_URL", db)],
                 *port,
                 *admin,
             )?;
@@ -697,32 +700,33 @@ fn exit_of(pid: u32) -> Option<String> {
     }
 }
 
-/// The local stack's pseudonym key: made once (random, 32 bytes) and kept in the data folder,
-/// readable by its owner only, so pseudonyms stay stable across restarts.
-fn pseudonym_key(data_dir: &Path) -> anyhow::Result<String> {
+/// Id of the local stack's pseudonym key (carried on every fact).
+const LOCAL_PSEUDONYM_KEY_ID: &str = "local-1";
+
+/// The local stack's pseudonym key file, `<data-dir>/pki/pseudonym.key`: made once (32 random
+/// bytes as 64 hex characters, mode 0600) so pseudonyms stay stable across restarts, and given to
+/// te-office only. A file that is not such a key is refused (remove it to make a new one).
+fn pseudonym_key(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    use kokeilu_platform::privacy::PseudonymKey;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let path = data_dir.join("pseudonym.key");
-    if let Ok(key) = std::fs::read_to_string(&path) {
-        let key = key.trim().to_owned();
-        if key.len() >= 32 {
-            return Ok(key);
-        }
-        bail!(
-            "{} is too short: remove it to make a new key",
-            path.display()
-        );
+    let dir = data_dir.join("pki");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("pseudonym.key");
+    if path.exists() {
+        PseudonymKey::from_file(LOCAL_PSEUDONYM_KEY_ID, &path)
+            .with_context(|| format!("{}: remove it to make a new key", path.display()))?;
+        return Ok(path);
     }
-    let bytes: [u8; 32] = rand::random();
-    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = PseudonymKey::generate(LOCAL_PSEUDONYM_KEY_ID)?;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(key.as_bytes())?;
-    Ok(key)
+    file.write_all(format!("{}\n", key.to_hex()).as_bytes())?;
+    Ok(path)
 }
 
 async fn database_url(opts: &StackOptions, data_dir: &Path, name: &str) -> anyhow::Result<String> {

@@ -439,6 +439,16 @@ fn up_restarts_a_killed_service_and_the_flow_completes() {
         });
         assert!(body.contains("service_name="), "{body}");
     }
+    // The pseudonym key: made on first run, 32 hex bytes, readable by its owner only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = data.join("pki/pseudonym.key");
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+        let hex = std::fs::read_to_string(&key).unwrap();
+        assert_eq!(hex.trim().len(), 64);
+        assert!(hex.trim().bytes().all(|b| b.is_ascii_hexdigit()));
+    }
     let stack = stack_json(&data).unwrap();
     assert_eq!(
         stack["metrics"]["te-office"],

@@ -9,7 +9,11 @@
 //! recipient) and the message is dead-lettered at once, or transient (database busy, …) and the
 //! message is redelivered with backoff until `max_deliveries`, then dead-lettered. Dead letters go
 //! to `kokeilu.v1.dlq.<consumer>` with the reason in headers, and can be listed and replayed.
-//! A [`HandlerError::Security`] refusal is dead-lettered at once too, and counted apart.
+//! A [`HandlerError::Security`] refusal (the message is not bound to the party that NATS
+//! authenticated: its subject, sender and payload disagree) is dead-lettered at once too, marked
+//! as a security event in the [`DLQ_SECURITY_EVENT`] header with its reason (which names parties,
+//! subjects and ids, never personal data), logged as a security event, and counted in
+//! `kokeilu_security_events_total`.
 //!
 //! Metrics ([`kokeilu_platform::metrics`]), labelled with the durable's name:
 //! `messaging_client_consumed_messages_total` per outcome, `messaging_process_duration_seconds`,
@@ -27,7 +31,7 @@ use futures::StreamExt;
 use kokeilu_platform::SharedClock;
 use kokeilu_platform::metrics::{
     CONSUMER_GROUP, CONSUMER_LAG, CONSUMER_REDELIVERIES, DEAD_LETTERS, MESSAGING_CONSUMED,
-    MESSAGING_PROCESS_DURATION,
+    MESSAGING_PROCESS_DURATION, SECURITY_EVENTS,
 };
 use kokeilu_platform::propagation::{NatsHeadersRef, set_parent_from};
 use kokeilu_proto::common::Envelope;
@@ -49,6 +53,9 @@ pub const DLQ_SUBJECT: &str = "Kokeilu-Original-Subject";
 pub const DLQ_DELIVERIES: &str = "Kokeilu-Deliveries";
 /// Header naming the consumer that gave up.
 pub const DLQ_CONSUMER: &str = "Kokeilu-Consumer";
+/// Header `true` when the dead letter is a security event (`false` otherwise): a message refused
+/// because it is not bound to the party that NATS authenticated. [`DLQ_REASON`] says why.
+pub const DLQ_SECURITY_EVENT: &str = "Kokeilu-Security-Event";
 
 /// One decoded message handed to a [`Handler`].
 #[derive(Debug, Clone)]
@@ -174,6 +181,7 @@ struct Meters {
     process: metrics::Histogram,
     redeliveries: metrics::Counter,
     dead_letters: metrics::Counter,
+    security_events: metrics::Counter,
     lag: metrics::Gauge,
 }
 
@@ -201,6 +209,11 @@ impl Meters {
                 CONSUMER_GROUP => durable.to_owned(),
             ),
             dead_letters: metrics::counter!(DEAD_LETTERS, CONSUMER_GROUP => durable.to_owned()),
+            security_events: metrics::counter!(
+                SECURITY_EVENTS,
+                "kind" => "message_refused",
+                CONSUMER_GROUP => durable.to_owned(),
+            ),
             lag: metrics::gauge!(CONSUMER_LAG, CONSUMER_GROUP => durable.to_owned()),
         }
     }
@@ -408,10 +421,20 @@ impl<H: Handler> Consumer<H> {
                     })
                 }
                 Err(HandlerError::Security(reason)) => {
-                    tracing::error!(reason = %reason, "message refused; dead-lettering");
-                    self.dead_letter(&message, &reason, delivered, meters)
-                        .await
-                        .then_some(&meters.security)
+                    let reason = without_identity_codes(&reason);
+                    tracing::error!(
+                        security_event = true,
+                        subject = %message.subject,
+                        reason = %reason,
+                        "message refused: not bound to the party NATS authenticated; dead-lettering"
+                    );
+                    let sent = self
+                        .dead_letter_as(&message, &reason, delivered, meters, true)
+                        .await;
+                    if sent {
+                        meters.security_events.increment(1);
+                    }
+                    sent.then_some(&meters.security)
                 }
                 Err(HandlerError::Permanent(reason)) => {
                     tracing::error!(reason = %reason, "message can never be applied; dead-lettering");
@@ -470,8 +493,24 @@ impl<H: Handler> Consumer<H> {
         delivered: i64,
         meters: &Meters,
     ) -> bool {
+        self.dead_letter_as(message, reason, delivered, meters, false)
+            .await
+    }
+
+    /// [`Self::dead_letter`], marked as a security event when `security`.
+    async fn dead_letter_as(
+        &self,
+        message: &jetstream::Message,
+        reason: &str,
+        delivered: i64,
+        meters: &Meters,
+        security: bool,
+    ) -> bool {
         let mut headers = message.headers.clone().unwrap_or_default();
-        headers.insert(DLQ_REASON, truncate(reason, 500).as_str());
+        let reason = without_identity_codes(reason);
+        headers.insert(DLQ_REASON, truncate(&reason, 500).as_str());
+        // Always set, so a header the publisher added cannot pass for ours.
+        headers.insert(DLQ_SECURITY_EVENT, if security { "true" } else { "false" });
         headers.insert(DLQ_SUBJECT, message.subject.as_str());
         headers.insert(DLQ_DELIVERIES, delivered.to_string().as_str());
         headers.insert(DLQ_CONSUMER, self.config.durable.as_str());
@@ -519,6 +558,16 @@ fn trace_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
                 .map(|v| ((*k).to_owned(), v.as_str().to_owned()))
         })
         .collect()
+}
+
+/// `reason`, unless something in it has the shape of a henkilötunnus (a reason may quote what a
+/// message said): personal data never goes into a dead letter's headers or the log.
+fn without_identity_codes(reason: &str) -> String {
+    if kokeilu_platform::privacy::contains_identity_code(reason.as_bytes()) {
+        "(reason withheld: it quoted something shaped like an identity code)".to_owned()
+    } else {
+        reason.to_owned()
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -127,11 +127,6 @@ pub struct ConnectionArgs {
     /// gRPC, relay, database, NATS); what is still running then is abandoned.
     #[arg(long, env = "KOKEILU_SHUTDOWN_TIMEOUT_SECS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
-
-    /// Key for client pseudonyms in supervision facts (at least 16 bytes). The TE office and the
-    /// trial areas share it; AVI's deployment must not have it.
-    #[arg(long, env = "KOKEILU_PSEUDONYM_KEY", hide_env_values = true)]
-    pub pseudonym_key: Option<String>,
 }
 
 /// A secret that never shows in `Debug` output or logs.
@@ -180,15 +175,23 @@ pub struct ServiceConfig {
     pub shutdown_timeout: std::time::Duration,
     /// Parallel message handlers per consumer.
     pub consumer_workers: usize,
-    /// Key for client pseudonyms (TE office and trial areas only).
-    pub pseudonym_key: Secret,
+    /// Key for client pseudonyms: te-office's only (its `--pseudonym-key-file`); `None` in every
+    /// other service, which never holds it.
+    pub pseudonym_key: Option<crate::privacy::PseudonymKey>,
 }
 
 impl ServiceConfig {
-    /// The pseudonymizer for supervision facts, or a clear error when the key is missing.
+    /// The TE office's pseudonymizer, or a clear error when the key is missing.
     pub fn pseudonymizer(&self) -> anyhow::Result<crate::privacy::Pseudonymizer> {
-        crate::privacy::Pseudonymizer::new(self.pseudonym_key.expose().as_bytes())
-            .map_err(|e| anyhow::anyhow!("KOKEILU_PSEUDONYM_KEY / --pseudonym-key: {e}"))
+        self.pseudonym_key
+            .as_ref()
+            .map(crate::privacy::Pseudonymizer::new)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no pseudonym key: te-office needs --pseudonym-key-file \
+                     (KOKEILU_PSEUDONYM_KEY_FILE) and --pseudonym-key-id (KOKEILU_PSEUDONYM_KEY_ID)"
+                )
+            })
     }
 
     /// A configuration on loopback with OS-chosen ports (tests, local runs).
@@ -206,7 +209,7 @@ impl ServiceConfig {
             limits: crate::limits::Limits::default(),
             shutdown_timeout: std::time::Duration::from_secs(10),
             consumer_workers: 4,
-            pseudonym_key: Secret::new("local-test-pseudonym-key"),
+            pseudonym_key: None,
         }
     }
 }
@@ -241,7 +244,7 @@ impl ConnectionArgs {
             },
             shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_secs),
             consumer_workers,
-            pseudonym_key: Secret::new(self.pseudonym_key.clone().unwrap_or_default()),
+            pseudonym_key: None,
         }
     }
 }

@@ -67,7 +67,9 @@ pub const DEADLINE_SWEEPS: &str = "kokeilu_deadline_sweeps_total";
 pub const DEADLINE_SWEEP_DURATION: &str = "kokeilu_deadline_sweep_duration_seconds";
 /// `kokeilu_compliance_events_total`: counter per `kind` and `area` (supervisor).
 pub const COMPLIANCE_EVENTS: &str = "kokeilu_compliance_events_total";
-/// `kokeilu_security_events_total`: counter per `kind` (refused calls, refused messages).
+/// `kokeilu_security_events_total`: counter per `kind`: `permission_denied` (a gRPC call the
+/// authorisation table refused) and `message_refused` (a message not bound to the party NATS
+/// authenticated, dead-lettered; labelled with its consumer too).
 pub const SECURITY_EVENTS: &str = "kokeilu_security_events_total";
 /// `kokeilu_requests_shed_total`: counter of calls and streams refused at a limit.
 pub const REQUESTS_SHED: &str = "kokeilu_requests_shed_total";

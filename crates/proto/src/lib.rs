@@ -56,6 +56,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("koke
 pub const GOOGLE_RPC_FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("google_rpc_descriptor");
 
+pub mod party;
 pub mod payload;
 pub mod subjects;
 pub use payload::Payload;

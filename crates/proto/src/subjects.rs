@@ -1,7 +1,8 @@
 //! NATS subjects and JetStream streams of the Kokeilu contracts.
 //!
-//! Every subject carries the owning or receiving trial area as a token, so NATS permissions can
-//! confine each agency to its own subjects (see `deploy/nats`).
+//! Every subject carries a token that NATS permissions pin to one party (see `deploy/nats`): the
+//! trial area for referrals, answers and an area's facts, `te-office` for the TE office's facts.
+//! [`crate::party`] reads the publishing party back from a subject.
 
 /// Stream of the referral family.
 pub const REFERRAL_STREAM: &str = "KOKEILU_REFERRAL";
@@ -41,9 +42,20 @@ pub fn referral_rejected(area: &str) -> String {
     format!("kokeilu.v1.referral.{area}.rejected")
 }
 
-/// Party → AVI: a pseudonymised service fact about a client of `area`.
+/// The subject token of the TE office; never an area slug.
+pub const TE_OFFICE_TOKEN: &str = "te-office";
+/// The subject token of AVI; never an area slug.
+pub const AVI_TOKEN: &str = "avi";
+
+/// Area → AVI: a pseudonymised service fact about a client of `area`.
 pub fn supervision_fact(area: &str) -> String {
     format!("kokeilu.v1.supervision.{area}.fact")
+}
+
+/// TE office → AVI: a pseudonymised service fact (the area is named in the payload). Its own
+/// subject, which no area may publish on, so an area cannot forge a fact "from the TE office".
+pub fn te_office_fact() -> String {
+    format!("kokeilu.v1.supervision.{TE_OFFICE_TOKEN}.fact")
 }
 
 /// AVI → subscribers: a compliance event of `area`, `kind` being e.g. "deadline_missed".

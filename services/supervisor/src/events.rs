@@ -1,12 +1,16 @@
 //! What the supervisor consumes: service facts from the TE office and the areas, and the areas'
 //! answers to information requests.
+//!
+//! Each counts only from the party NATS authenticated it as (its subject), and only for what that
+//! party may report ([`crate::domain::trust`]); anything else is refused as a security event and
+//! changes nothing.
 
 use kokeilu_bus::envelope::open;
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{InformationAnswer, ServiceFact};
 use kokeilu_proto::{Payload, subjects};
 
-use crate::domain::Access;
+use crate::domain::{Access, trust};
 use crate::ledger::{FactError, Ledger};
 
 pub fn facts_consumer(workers: usize) -> ConsumerConfig {
@@ -43,16 +47,16 @@ impl Handler for Facts {
             )));
         }
         let fact: ServiceFact = open(&msg.envelope)?;
-        let sender = msg.envelope.sender.clone().unwrap_or_default();
-        let from_area = sender.kind == kokeilu_proto::common::AgencyKind::TrialArea as i32;
-        if from_area && sender.id != fact.area_id {
-            return Err(HandlerError::Permanent(format!(
-                "area {} reported a fact of area {}",
-                sender.id, fact.area_id
-            )));
-        }
+        trust::check_fact(
+            &msg.subject,
+            msg.envelope.sender.as_ref(),
+            fact.kind,
+            &fact.area_id,
+        )
+        .map_err(HandlerError::Security)?;
         match self.ledger.apply(tx, &fact).await {
             Ok(()) => Ok(()),
+            Err(FactError::NotYours(why)) => Err(HandlerError::Security(why)),
             // The referral's own fact may still be on its way: retry with backoff.
             Err(FactError::UnknownReferral(id)) => {
                 Err(HandlerError::Transient(format!("unknown referral {id}")))
@@ -82,12 +86,23 @@ impl Handler for Answers {
         }
         let answer: InformationAnswer = open(&msg.envelope)?;
         let store = &self.ledger.store;
-        if !store.is_information_request(tx, &answer.action_id).await? {
+        let Some(requested_of) = store
+            .information_request_area(tx, &answer.action_id)
+            .await?
+        else {
             return Err(HandlerError::Permanent(format!(
                 "answer to unknown information request {}",
                 answer.action_id
             )));
-        }
+        };
+        trust::check_answer(
+            &msg.subject,
+            msg.envelope.sender.as_ref(),
+            &answer.area_id,
+            &answer.action_id,
+            &requested_of,
+        )
+        .map_err(HandlerError::Security)?;
         let now = self.ledger.clock.now();
         store.insert_answer(tx, &answer, now).await?;
         let access = Access {

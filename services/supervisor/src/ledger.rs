@@ -33,6 +33,9 @@ pub enum FactError {
     UnknownReferral(String),
     #[error("unusable fact: {0}")]
     Unusable(String),
+    /// An area reported about a referral of another area: a security event.
+    #[error("{0}")]
+    NotYours(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -163,12 +166,8 @@ impl Ledger {
             .case(tx, id)
             .await?
             .ok_or_else(|| FactError::UnknownReferral(id.to_owned()))?;
-        if case.area != fact.area_id {
-            return Err(FactError::Unusable(format!(
-                "fact from area {} about a referral of area {}",
-                fact.area_id, case.area
-            )));
-        }
+        crate::domain::trust::check_case_area(id, &case.area, &fact.area_id)
+            .map_err(FactError::NotYours)?;
         let fact = fact_of(kind, fact);
         let mut deadlines = Vec::new();
         for &k in fact.progresses() {

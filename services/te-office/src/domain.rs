@@ -12,6 +12,7 @@ use kokeilu_rules::registry::Registry;
 use sha2::{Digest, Sha256};
 
 pub mod referral;
+pub mod trust;
 
 pub use referral::{
     AnswerOutcome, BadStoredValue, Ground, Referral, ReferralFilter, Status, StatusChange,

@@ -1,12 +1,15 @@
 //! Messages te-office consumes: the areas' answers to its referrals.
+//!
+//! An answer counts only from the area NATS authenticated it as (its subject), naming that area,
+//! about a referral issued to that area ([`crate::domain::trust`]); anything else is refused as a
+//! security event and changes nothing.
 
 use kokeilu_bus::envelope::open;
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
-use kokeilu_proto::common::AgencyKind;
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
 use kokeilu_proto::{Payload, subjects, timestamp_to};
 
-use crate::domain::{AnswerOutcome, Status};
+use crate::domain::{AnswerOutcome, Status, trust};
 use crate::referrals::{Answer, Desk};
 
 /// The durable consumer for answers from every area.
@@ -86,25 +89,21 @@ fn decode(msg: &Incoming) -> Result<Decoded, HandlerError> {
 impl Handler for Answers {
     async fn handle(&self, tx: &mut Tx, msg: &Incoming) -> Result<(), HandlerError> {
         let answer = decode(msg)?;
-        let sender = msg.envelope.sender.clone().unwrap_or_default();
-        if sender.kind != AgencyKind::TrialArea as i32 || sender.id != answer.area_id {
-            return Err(HandlerError::Permanent(format!(
-                "answer for area {} sent by {:?} {}",
-                answer.area_id, sender.kind, sender.id
-            )));
-        }
+        let area = trust::check_answer(
+            &msg.subject,
+            msg.envelope.sender.as_ref(),
+            msg.envelope.recipient.as_ref(),
+            &answer.area_id,
+        )
+        .map_err(HandlerError::Security)?;
         let Some(referral) = self.desk.store.for_update(tx, &answer.referral_id).await? else {
             return Err(HandlerError::Permanent(format!(
                 "unknown referral {}",
                 answer.referral_id
             )));
         };
-        if referral.area_id != answer.area_id {
-            return Err(HandlerError::Permanent(format!(
-                "area {} answered referral {} of area {}",
-                answer.area_id, referral.referral_id, referral.area_id
-            )));
-        }
+        trust::answered_by_its_area(&referral.referral_id, &referral.area_id, &area)
+            .map_err(HandlerError::Security)?;
         let answer = Answer {
             at: answer
                 .at

@@ -88,6 +88,9 @@ impl Desk {
             return Err(Error::AlreadyReferred(live.referral_id));
         }
         let referral_id = uuid::Uuid::now_v7().to_string();
+        // The pseudonym travels with the referral: the area names the client by it to AVI and
+        // never holds the key.
+        let pseudonym = self.pseudonyms.pseudonym(req.hetu.expose());
         let payload = ReferralIssued {
             referral_id: referral_id.clone(),
             area_id: area.clone(),
@@ -97,6 +100,8 @@ impl Desk {
             job_search_start_date: Some(date_from_naive(req.job_search_start)),
             issued_at: Some(timestamp_from(now)),
             referral_date: Some(date_from_naive(today)),
+            client_pseudonym: pseudonym.clone(),
+            pseudonym_key_id: self.pseudonyms.key_id().to_owned(),
         };
         let env = seal(
             envelope::te_office(),
@@ -129,7 +134,7 @@ impl Desk {
                 now,
             )
             .await?;
-            self.report_issued(&mut tx, &row, now).await?;
+            self.report_issued(&mut tx, &row, &pseudonym, now).await?;
             Ok::<_, sqlx::Error>(())
         }
         .await;

@@ -9,7 +9,7 @@ use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{ActionKind, FactKind, ServiceFact, SupervisoryAction};
 use kokeilu_proto::{Payload, date_from_naive, date_to_naive, subjects, timestamp_from};
 
-use crate::domain::{Ground, Referral, Suspension};
+use crate::domain::{Ground, Referral, Suspension, trust};
 use crate::referrals::Desk;
 
 fn ground_name(g: Ground) -> &'static str {
@@ -24,18 +24,21 @@ fn ground_name(g: Ground) -> &'static str {
 }
 
 impl Desk {
-    /// Queues the "referral issued" fact for AVI in `tx`.
+    /// Queues the "referral issued" fact for AVI in `tx`, on the TE office's own fact subject,
+    /// with the pseudonym (and key id) the referral carries to the area.
     pub async fn report_issued(
         &self,
         tx: &mut Tx,
         row: &Referral,
+        pseudonym: &str,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
         let fact = ServiceFact {
             kind: FactKind::ReferralIssued as i32,
             referral_id: row.referral_id.clone(),
             area_id: row.area_id.clone(),
-            client_pseudonym: self.pseudonyms.pseudonym(&row.henkilotunnus),
+            client_pseudonym: pseudonym.to_owned(),
+            pseudonym_key_id: self.pseudonyms.key_id().to_owned(),
             date: Some(date_from_naive(row.referral_date)),
             recorded_at: Some(timestamp_from(now)),
             municipality_code: row.home_municipality_code.clone(),
@@ -57,7 +60,7 @@ impl Desk {
         );
         outbox::enqueue(
             tx,
-            &OutgoingMessage::new(subjects::supervision_fact(&row.area_id), env),
+            &OutgoingMessage::new(subjects::te_office_fact(), env),
             now,
         )
         .await
@@ -89,6 +92,8 @@ impl Handler for Suspensions {
             )));
         }
         let action: SupervisoryAction = open(&msg.envelope)?;
+        trust::check_action(&msg.subject, msg.envelope.sender.as_ref(), &action.area_id)
+            .map_err(HandlerError::Security)?;
         if action.kind != ActionKind::Suspension as i32 {
             return Ok(());
         }

@@ -40,11 +40,13 @@ impl TeOffice {
         let clock: SharedClock = std::sync::Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap(),
         ));
-        let config = kokeilu_platform::config::ServiceConfig::local(
+        let mut config = kokeilu_platform::config::ServiceConfig::local(
             db.url(),
             &nats.url(),
             kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
         );
+        config.pseudonym_key =
+            Some(kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap());
         let app = Application::build(&config, clock).await.unwrap();
         let store = Store::new(app.db().clone());
         let url = format!("https://127.0.0.1:{}", app.port());

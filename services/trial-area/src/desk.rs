@@ -7,7 +7,6 @@ use kokeilu_bus::envelope::{self, seal};
 use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{Outbox, Tx};
 use kokeilu_platform::SharedClock;
-use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
 use kokeilu_proto::supervision::FactKind;
 use kokeilu_proto::{Payload, subjects, timestamp_from};
@@ -26,23 +25,15 @@ pub struct Desk {
     pub store: Store,
     pub outbox: Outbox,
     pub clock: SharedClock,
-    pub pseudonyms: Pseudonymizer,
 }
 
 impl Desk {
-    pub fn new(
-        area: String,
-        store: Store,
-        outbox: Outbox,
-        clock: SharedClock,
-        pseudonyms: Pseudonymizer,
-    ) -> Self {
+    pub fn new(area: String, store: Store, outbox: Outbox, clock: SharedClock) -> Self {
         Self {
             area,
             store,
             outbox,
             clock,
-            pseudonyms,
         }
     }
 

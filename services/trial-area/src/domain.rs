@@ -8,6 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_rules::competence::StatementSubject;
 
+pub mod trust;
+
 /// A number that no variant of a stored enum has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{value} is no {what}")]
@@ -99,6 +101,10 @@ pub struct IncomingReferral {
     pub rejection_reason: Option<RejectionReason>,
     pub rejection_detail: String,
     pub issued_message_id: String,
+    /// The client's pseudonym, as the TE office sent it with the referral (the area has no key).
+    pub client_pseudonym: String,
+    /// Id of the TE office's key that made `client_pseudonym`.
+    pub pseudonym_key_id: String,
     /// Trace context of the referral, so every later message about it joins the same trace.
     pub trace_context: Vec<(String, String)>,
     /// Feed position of the latest change (of this change, when read from the feed).
@@ -358,6 +364,8 @@ mod tests {
             rejection_reason: None,
             rejection_detail: String::new(),
             issued_message_id: "m".into(),
+            client_pseudonym: "ab".repeat(32),
+            pseudonym_key_id: "k1".into(),
             trace_context: vec![],
             cursor: 1,
         }

@@ -1,13 +1,16 @@
 //! Messages a trial area consumes: referrals issued to it by the TE office.
+//!
+//! A referral counts only when NATS authenticated it as the TE office's (its subject), its sender
+//! says so too and it is addressed to this area ([`crate::domain::trust`]); anything else is
+//! refused as a security event and stores nothing.
 
 use kokeilu_bus::envelope::open;
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
-use kokeilu_proto::common::AgencyKind;
 use kokeilu_proto::referral::ReferralIssued;
 use kokeilu_proto::{Payload, date_to_naive, subjects};
 
 use crate::desk::Desk;
-use crate::domain::{IncomingReferral, IncomingStatus};
+use crate::domain::{IncomingReferral, IncomingStatus, trust};
 
 /// The area's durable consumer of its own referral subject.
 pub fn consumer_config(area: &str, workers: usize) -> ConsumerConfig {
@@ -34,26 +37,17 @@ impl Handler for Referrals {
                 env.payload_type
             )));
         }
-        let sender = env.sender.clone().unwrap_or_default();
-        let recipient = env.recipient.clone().unwrap_or_default();
-        if sender.kind != AgencyKind::TeOffice as i32 {
-            return Err(HandlerError::Permanent(
-                "referral not sent by the TE office".into(),
-            ));
-        }
-        if recipient.kind != AgencyKind::TrialArea as i32 || recipient.id != self.desk.area {
-            return Err(HandlerError::Permanent(format!(
-                "referral addressed to {}, this is {}",
-                recipient.id, self.desk.area
-            )));
-        }
         let p: ReferralIssued = open(env)?;
-        if p.area_id != self.desk.area {
-            return Err(HandlerError::Permanent(format!(
-                "referral for area {}, this is {}",
-                p.area_id, self.desk.area
-            )));
-        }
+        trust::check_referral(
+            &msg.subject,
+            env.sender.as_ref(),
+            env.recipient.as_ref(),
+            &p.area_id,
+            &self.desk.area,
+        )
+        .map_err(HandlerError::Security)?;
+        trust::check_pseudonym(&p.client_pseudonym, &p.pseudonym_key_id)
+            .map_err(HandlerError::Permanent)?;
         let date = |d: &Option<kokeilu_proto::common::Date>, what: &str| {
             d.as_ref()
                 .and_then(date_to_naive)
@@ -73,6 +67,8 @@ impl Handler for Referrals {
             rejection_reason: None,
             rejection_detail: String::new(),
             issued_message_id: env.message_id.clone(),
+            client_pseudonym: p.client_pseudonym,
+            pseudonym_key_id: p.pseudonym_key_id,
             trace_context: kokeilu_platform::propagation::current_context_headers(),
             cursor: 0,
         };

@@ -72,13 +72,11 @@ impl Application {
         let name = format!("trial-area-{area}");
         let node = Node::connect(config, &name, &MIGRATIONS, clock.clone()).await?;
         let listeners = Listeners::bind(config, Deployment::TrialArea(area.to_owned())).await?;
-        let pseudonyms = config.pseudonymizer()?;
         let desk = Desk::new(
             area.to_owned(),
             Store::new(node.db.clone()),
             node.outbox.clone(),
             clock,
-            pseudonyms,
         );
         Ok(Self {
             node,

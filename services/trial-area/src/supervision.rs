@@ -1,7 +1,8 @@
 //! What the area tells the supervising agency (AVI) and what AVI asks of it.
 //!
 //! Every decision and service event is reported as a pseudonymised [`ServiceFact`] through the
-//! outbox, in the same transaction as the change it reports. AVI's actions addressed to the area
+//! outbox, in the same transaction as the change it reports. The client's pseudonym is the one the
+//! TE office sent with the referral: the area never holds the pseudonym key. AVI's actions addressed to the area
 //! are stored as they arrive; an information request is answered on the area's command, and that
 //! answer is the only message that carries identity codes to AVI.
 
@@ -40,7 +41,7 @@ pub fn rule_name(v: impl serde::Serialize) -> String {
 }
 
 impl Desk {
-    /// A fact about `row`'s client, pseudonymised.
+    /// A fact about `row`'s client, under the pseudonym the referral came with.
     pub fn fact(
         &self,
         row: &IncomingReferral,
@@ -52,7 +53,8 @@ impl Desk {
             kind: kind as i32,
             referral_id: row.referral_id.clone(),
             area_id: self.area.clone(),
-            client_pseudonym: self.pseudonyms.pseudonym(&row.henkilotunnus),
+            client_pseudonym: row.client_pseudonym.clone(),
+            pseudonym_key_id: row.pseudonym_key_id.clone(),
             date: Some(date_from_naive(date)),
             recorded_at: Some(timestamp_from(now)),
             ..Default::default()
@@ -317,12 +319,13 @@ impl Handler for Actions {
             )));
         }
         let action: SupervisoryAction = open(&msg.envelope)?;
-        if action.area_id != self.desk.area {
-            return Err(HandlerError::Permanent(format!(
-                "action for area {}",
-                action.area_id
-            )));
-        }
+        domain::trust::check_action(
+            &msg.subject,
+            msg.envelope.sender.as_ref(),
+            &action.area_id,
+            &self.desk.area,
+        )
+        .map_err(HandlerError::Security)?;
         self.desk
             .store
             .insert_action(tx, &action, self.desk.clock.now())

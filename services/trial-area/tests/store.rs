@@ -10,7 +10,6 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kokeilu_bus::{Db, Outbox};
 use kokeilu_platform::ManualClock;
-use kokeilu_platform::privacy::Pseudonymizer;
 use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
 use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use prost::Message;
@@ -42,7 +41,6 @@ async fn desk(backend: TestBackend) -> Option<(Desk, TestDb)> {
         Store::new(db),
         Outbox::new(),
         Arc::new(ManualClock::new(now())),
-        Pseudonymizer::new(b"a test key of 32 bytes, no more.").unwrap(),
     );
     Some((desk, test_db))
 }
@@ -62,6 +60,8 @@ fn referral(n: u8) -> IncomingReferral {
         rejection_reason: None,
         rejection_detail: String::new(),
         issued_message_id: uuid::Uuid::now_v7().to_string(),
+        client_pseudonym: format!("{n:02x}").repeat(32),
+        pseudonym_key_id: "test-1".into(),
         trace_context: vec![("traceparent".into(), "00-abc-def-01".into())],
         cursor: 0,
     }

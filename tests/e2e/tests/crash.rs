@@ -41,8 +41,12 @@ async fn scalar(url: &str, sql: &'static str) -> i64 {
     n
 }
 
-/// The key te-office and the area share for AVI's pseudonyms (not held by AVI).
-const PSEUDONYM_KEY: &str = "crash-test-pseudonym-key-0123456789";
+/// te-office's pseudonym key file (32 hex bytes); no other service holds the key.
+fn pseudonym_key_file(dir: &Path) -> String {
+    let path = dir.join("pseudonym.key");
+    std::fs::write(&path, "c7".repeat(32)).unwrap();
+    path.display().to_string()
+}
 
 fn start_te_office(dir: &Path, nats_url: &str) -> ServiceProcess {
     ServiceProcess::start(
@@ -51,7 +55,8 @@ fn start_te_office(dir: &Path, nats_url: &str) -> ServiceProcess {
             ("KOKEILU_DATABASE_URL", sqlite_url(dir, "te_office")),
             ("KOKEILU_NATS_URL", nats_url.to_owned()),
             ("KOKEILU_CLOCK_START", CLOCK.to_owned()),
-            ("KOKEILU_PSEUDONYM_KEY", PSEUDONYM_KEY.to_owned()),
+            ("KOKEILU_PSEUDONYM_KEY_FILE", pseudonym_key_file(dir)),
+            ("KOKEILU_PSEUDONYM_KEY_ID", "crash-1".to_owned()),
         ],
         dir.join("te-office.log"),
     )
@@ -65,7 +70,6 @@ fn start_area(dir: &Path, nats_url: &str) -> ServiceProcess {
             ("KOKEILU_DATABASE_URL", sqlite_url(dir, "kainuu")),
             ("KOKEILU_NATS_URL", nats_url.to_owned()),
             ("KOKEILU_CLOCK_START", CLOCK.to_owned()),
-            ("KOKEILU_PSEUDONYM_KEY", PSEUDONYM_KEY.to_owned()),
         ],
         dir.join("kainuu.log"),
     )

@@ -686,13 +686,18 @@ fn compose_names_existing_files_settings_and_ports() {
         if sub == "trial-area" {
             assert!(env.contains_key("KOKEILU_AREA"), "{name}: no KOKEILU_AREA");
         }
-        if sub != "supervisor" {
-            let key = with_defaults(&env["KOKEILU_PSEUDONYM_KEY"]);
-            assert!(key.len() >= 16, "{name}: the pseudonym key needs 16 bytes");
+        // The pseudonym key is te-office's alone: a compose secret holding 32 hex bytes.
+        if sub == "te-office" {
+            let target = format!("/run/secrets/{}", s(&svc["secrets"][0]));
+            assert_eq!(env["KOKEILU_PSEUDONYM_KEY_FILE"], target, "{name}");
+            let file = s(&compose["secrets"][s(&svc["secrets"][0])]["file"]);
+            let key = std::fs::read_to_string(root().join(file)).unwrap();
+            let id = &env["KOKEILU_PSEUDONYM_KEY_ID"];
+            kokeilu_platform::privacy::PseudonymKey::from_hex(id, &key).unwrap();
         } else {
             assert!(
-                !env.contains_key("KOKEILU_PSEUDONYM_KEY"),
-                "AVI must never hold the pseudonym key"
+                !env.keys().any(|k| k.contains("PSEUDONYM")) && svc.get("secrets").is_none(),
+                "{name} must never hold the pseudonym key"
             );
         }
         // NATS: every listed node on the NATS port; the user exists with the password its nodes hold.

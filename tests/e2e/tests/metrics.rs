@@ -47,11 +47,13 @@ async fn backlog_rises_and_drains(backend: TestBackend, first: u32) {
 
     let clock = ManualClock::new(test_start());
     let shared: SharedClock = Arc::new(clock.clone());
-    let config = kokeilu_platform::config::ServiceConfig::local(
+    let mut config = kokeilu_platform::config::ServiceConfig::local(
         db.url(),
         &nats.url(),
         kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
     );
+    config.pseudonym_key =
+        Some(kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap());
     let app = te_office::Application::build(&config, shared)
         .await
         .unwrap();

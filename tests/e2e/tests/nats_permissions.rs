@@ -335,7 +335,7 @@ async fn each_agency_publishes_only_its_own_subjects() {
     // The TE office issues referrals to any area and reports facts about them; never answers.
     te.can_publish(&subjects::referral_issued("kainuu")).await;
     te.can_publish(&subjects::referral_issued("helsinki")).await;
-    te.can_publish(&subjects::supervision_fact("kainuu")).await;
+    te.can_publish(&subjects::te_office_fact()).await;
     for c in consumers_of("te-office") {
         te.can_publish(&subjects::dead_letter(&c.durable)).await;
     }
@@ -345,6 +345,8 @@ async fn each_agency_publishes_only_its_own_subjects() {
     te.cannot_publish(&subjects::compliance("kainuu", "deadline_missed"))
         .await;
     te.cannot_publish(&subjects::supervision_fact("avi")).await;
+    te.cannot_publish(&subjects::supervision_fact("kainuu"))
+        .await;
 
     // An area answers referrals of its own area only, and never issues them.
     for subject in [
@@ -365,6 +367,7 @@ async fn each_agency_publishes_only_its_own_subjects() {
         subjects::referral_issued("kainuu"),
         subjects::referral_issued("helsinki"),
         subjects::supervision_fact("helsinki"),
+        subjects::te_office_fact(),
         subjects::avi_answer("helsinki"),
         subjects::avi_action("kainuu"),
         subjects::compliance("kainuu", "deadline_missed"),

@@ -19,6 +19,16 @@ fn sqlite_url(dir: &Path, name: &str) -> String {
     format!("sqlite://{}", dir.join(format!("{name}.db")).display())
 }
 
+/// te-office's pseudonym key settings, with the key file written into `dir`.
+fn pseudonym_key(dir: &Path) -> [(&'static str, String); 2] {
+    let path = dir.join("pseudonym.key");
+    std::fs::write(&path, "5d".repeat(32)).unwrap();
+    [
+        ("KOKEILU_PSEUDONYM_KEY_FILE", path.display().to_string()),
+        ("KOKEILU_PSEUDONYM_KEY_ID", "shutdown-1".to_owned()),
+    ]
+}
+
 fn start(dir: &Path, nats_url: &str, name: &str, args: &[&str]) -> ServiceProcess {
     let mut env = vec![
         ("KOKEILU_DATABASE_URL", sqlite_url(dir, name)),
@@ -27,14 +37,13 @@ fn start(dir: &Path, nats_url: &str, name: &str, args: &[&str]) -> ServiceProces
             "KOKEILU_SHUTDOWN_TIMEOUT_SECS",
             SHUTDOWN_TIMEOUT_SECS.to_string(),
         ),
-        (
-            "KOKEILU_PSEUDONYM_KEY",
-            "shutdown-test-pseudonym-key-0123".to_owned(),
-        ),
         ("KOKEILU_STATS_LISTEN", "127.0.0.1:0".to_owned()),
     ];
     if name == "kainuu" {
         env.push(("KOKEILU_AREA", "kainuu".to_owned()));
+    }
+    if args.contains(&"te-office") {
+        env.extend(pseudonym_key(dir));
     }
     ServiceProcess::start(args, &env, dir.join(format!("{name}.log")))
 }
@@ -129,11 +138,10 @@ async fn te_office_exits_within_its_bound_after_its_database_went_away() {
             "KOKEILU_SHUTDOWN_TIMEOUT_SECS",
             SHUTDOWN_TIMEOUT_SECS.to_string(),
         ),
-        (
-            "KOKEILU_PSEUDONYM_KEY",
-            "shutdown-test-pseudonym-key-0123".to_owned(),
-        ),
-    ];
+    ]
+    .into_iter()
+    .chain(pseudonym_key(dir.path()))
+    .collect::<Vec<_>>();
     let mut service = ServiceProcess::start(
         &["serve", "te-office"],
         &env,

@@ -13,6 +13,8 @@ use kokeilu_rules::deadlines;
 use kokeilu_rules::registry::Registry;
 use kokeilu_rules::workdays::add_working_days;
 
+pub mod trust;
+
 /// A stored number that no variant of a typed enum has.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {value}")]

@@ -67,19 +67,20 @@ impl Store {
         .collect()
     }
 
-    /// Whether `action_id` is an information request AVI issued.
-    pub async fn is_information_request(
+    /// The area an information request AVI issued was addressed to; `None` when `action_id` is
+    /// no information request.
+    pub async fn information_request_area(
         &self,
         tx: &mut Tx,
         action_id: &str,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<Option<String>, sqlx::Error> {
         let found: Option<(String,)> =
             sqlx::query_as("SELECT area_id FROM actions WHERE action_id = $1 AND kind = $2")
                 .bind(action_id)
                 .bind(i64::from(ActionKind::InformationRequest as i32))
                 .fetch_optional(&mut **tx)
                 .await?;
-        Ok(found.is_some())
+        Ok(found.map(|(area,)| area))
     }
 
     /// Stores an answer to an information request (the first one counts).

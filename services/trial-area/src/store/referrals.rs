@@ -20,7 +20,8 @@ macro_rules! select_incoming {
             "SELECT r.referral_id, r.area_id, r.henkilotunnus, r.home_municipality_code, \
              r.grounds, r.job_search_start, r.referral_date, r.status, r.received_at, \
              r.decided_at, r.rejection_reason, r.rejection_detail, r.issued_message_id, \
-             r.trace_context, r.feed_seq FROM incoming_referrals r ",
+             r.trace_context, r.feed_seq, r.client_pseudonym, r.pseudonym_key_id \
+             FROM incoming_referrals r ",
             $($tail),*
         )
     };
@@ -45,6 +46,8 @@ struct IncomingRecord {
     issued_message_id: String,
     trace_context: String,
     feed_seq: i64,
+    client_pseudonym: String,
+    pseudonym_key_id: String,
 }
 
 /// A referral as read from the feed, with the position of that change.
@@ -79,6 +82,8 @@ impl TryFrom<IncomingRecord> for IncomingReferral {
             home_municipality_code: r.home_municipality_code,
             rejection_detail: r.rejection_detail,
             issued_message_id: r.issued_message_id,
+            client_pseudonym: r.client_pseudonym,
+            pseudonym_key_id: r.pseudonym_key_id,
             cursor: r.feed_seq,
         })
     }
@@ -124,8 +129,8 @@ impl Store {
         let done = sqlx::query(
             "INSERT INTO incoming_referrals (referral_id, area_id, henkilotunnus, \
              home_municipality_code, grounds, job_search_start, referral_date, status, \
-             received_at, issued_message_id, trace_context) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             received_at, issued_message_id, trace_context, client_pseudonym, pseudonym_key_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (referral_id) DO NOTHING",
         )
         .bind(&r.referral_id)
@@ -139,6 +144,8 @@ impl Store {
         .bind(micros(r.received_at))
         .bind(&r.issued_message_id)
         .bind(trace)
+        .bind(&r.client_pseudonym)
+        .bind(&r.pseudonym_key_id)
         .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -264,7 +271,8 @@ impl Store {
             "SELECT f.seq AS change_seq, r.referral_id, r.area_id, r.henkilotunnus, \
              r.home_municipality_code, r.grounds, r.job_search_start, r.referral_date, r.status, \
              r.received_at, r.decided_at, r.rejection_reason, r.rejection_detail, \
-             r.issued_message_id, r.trace_context, r.feed_seq \
+             r.issued_message_id, r.trace_context, r.feed_seq, r.client_pseudonym, \
+             r.pseudonym_key_id \
              FROM incoming_feed f JOIN incoming_referrals r ON r.referral_id = f.referral_id \
              WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
         )

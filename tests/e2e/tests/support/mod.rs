@@ -63,6 +63,8 @@ pub struct InProcess {
     pub sweeper: supervisor::startup::Sweeper,
     pub stats_url: String,
     pub backend: TestBackend,
+    /// te-office's pseudonym key (no other service holds it).
+    pub pseudonym_key: kokeilu_platform::privacy::PseudonymKey,
 }
 
 /// The start of the service clock in tests: a Monday in the 2021–2024 trial.
@@ -106,6 +108,8 @@ impl InProcess {
             tls(&Identity::TeOffice),
         );
         config.nats_user = user_of("te-office");
+        let pseudonym_key = kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap();
+        config.pseudonym_key = Some(pseudonym_key.clone());
         let app = te_office::Application::build(&config, shared.clone())
             .await
             .unwrap();
@@ -161,6 +165,7 @@ impl InProcess {
             sweeper,
             stats_url,
             backend,
+            pseudonym_key,
         })
     }
 
