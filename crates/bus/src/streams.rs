@@ -322,16 +322,28 @@ pub const PROVISION_HINT: &str =
 /// Why a service refuses to run on the live streams.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckError {
-    #[error("JetStream stream {stream} does not exist; {hint}", hint = PROVISION_HINT)]
-    Missing { stream: String },
-    #[error(
-        "JetStream streams are not configured as Kokeilu requires ({}); {}",
-        list(.0),
-        PROVISION_HINT
-    )]
-    Mismatch(Vec<Mismatch>),
+    /// Streams that do not exist, and settings of existing ones that differ.
+    #[error("{}; {}", problems(.missing, .mismatches), PROVISION_HINT)]
+    Invalid {
+        missing: Vec<String>,
+        mismatches: Vec<Mismatch>,
+    },
     #[error("cannot read the configuration of JetStream stream {stream}: {reason}")]
     Unavailable { stream: String, reason: String },
+}
+
+fn problems(missing: &[String], mismatches: &[Mismatch]) -> String {
+    let mut parts: Vec<String> = missing
+        .iter()
+        .map(|s| format!("JetStream stream {s} does not exist"))
+        .collect();
+    if !mismatches.is_empty() {
+        parts.push(format!(
+            "JetStream streams are not configured as Kokeilu requires ({})",
+            list(mismatches)
+        ));
+    }
+    parts.join("; ")
 }
 
 fn list(mismatches: &[Mismatch]) -> String {
@@ -369,15 +381,12 @@ async fn live(js: &jetstream::Context, name: &str) -> Result<Option<stream::Conf
 /// replicas. Services call this at start in place of creating streams, and refuse to run on an
 /// error, which names each stream, field, expected and actual value.
 pub async fn check(js: &jetstream::Context, replicas: usize) -> Result<(), CheckError> {
+    let mut missing = Vec::new();
     let mut mismatches = Vec::new();
     for expected in configs(replicas) {
         match live(js, &expected.name).await {
             Ok(Some(actual)) => mismatches.extend(differences(&expected, &actual)),
-            Ok(None) => {
-                return Err(CheckError::Missing {
-                    stream: expected.name,
-                });
-            }
+            Ok(None) => missing.push(expected.name),
             Err(reason) => {
                 return Err(CheckError::Unavailable {
                     stream: expected.name,
@@ -386,10 +395,13 @@ pub async fn check(js: &jetstream::Context, replicas: usize) -> Result<(), Check
             }
         }
     }
-    if mismatches.is_empty() {
+    if missing.is_empty() && mismatches.is_empty() {
         Ok(())
     } else {
-        Err(CheckError::Mismatch(mismatches))
+        Err(CheckError::Invalid {
+            missing,
+            mismatches,
+        })
     }
 }
 
