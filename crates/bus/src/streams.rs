@@ -333,10 +333,15 @@ pub enum CheckError {
 }
 
 fn problems(missing: &[String], mismatches: &[Mismatch]) -> String {
-    let mut parts: Vec<String> = missing
-        .iter()
-        .map(|s| format!("JetStream stream {s} does not exist"))
-        .collect();
+    let mut parts = Vec::new();
+    match missing {
+        [] => {}
+        [one] => parts.push(format!("JetStream stream {one} does not exist")),
+        many => parts.push(format!(
+            "JetStream streams {} do not exist",
+            many.join(", ")
+        )),
+    }
     if !mismatches.is_empty() {
         parts.push(format!(
             "JetStream streams are not configured as Kokeilu requires ({})",

@@ -67,9 +67,10 @@ pub fn provision(url: &str) {
                 user: None,
                 ca: None,
             };
-            let client = kokeilu_bus::nats::connect(&login, "test-provision", Duration::from_secs(30))
-                .await
-                .map_err(|e| e.to_string())?;
+            let client =
+                kokeilu_bus::nats::connect(&login, "test-provision", Duration::from_secs(30))
+                    .await
+                    .map_err(|e| e.to_string())?;
             kokeilu_bus::streams::provision(&kokeilu_bus::nats::jetstream(client), 1)
                 .await
                 .map_err(|e| e.to_string())

@@ -603,7 +603,10 @@ async fn only_the_operator_provisions_streams_and_nobody_removes_messages() {
     // The operator provisions every stream; provisioning again changes nothing.
     let first = provision(&operator).await;
     assert_eq!(first.len(), streams::names().count());
-    assert!(first.iter().all(|(_, o)| *o == Outcome::Created), "{first:?}");
+    assert!(
+        first.iter().all(|(_, o)| *o == Outcome::Created),
+        "{first:?}"
+    );
     let again = provision(&operator).await;
     assert!(
         again.iter().all(|(_, o)| *o == Outcome::Unchanged),
@@ -618,7 +621,14 @@ async fn only_the_operator_provisions_streams_and_nobody_removes_messages() {
     // Looking a stream up is all a service user may do with it.
     for agency in services {
         for name in streams::names() {
-            for op in ["CREATE", "UPDATE", "PURGE", "DELETE", "MSG.DELETE", "MSG.GET"] {
+            for op in [
+                "CREATE",
+                "UPDATE",
+                "PURGE",
+                "DELETE",
+                "MSG.DELETE",
+                "MSG.GET",
+            ] {
                 agency
                     .cannot_publish(&format!("$JS.API.STREAM.{op}.{name}"))
                     .await;
@@ -807,7 +817,10 @@ fn the_cluster_configuration_is_valid() {
         &[("NATS_SERVER_NAME", "nats-0")],
         &["KOKEILU_NATS_JETSTREAM_KEY"],
     );
-    assert!(!ok, "a missing encryption key should fail the check:\n{out}");
+    assert!(
+        !ok,
+        "a missing encryption key should fail the check:\n{out}"
+    );
     assert!(out.contains("KOKEILU_NATS_JETSTREAM_KEY"), "{out}");
 }
 

@@ -47,7 +47,10 @@ async fn every_service_refuses_to_start_without_provisioned_streams() {
 
     let refusal = te_office_refusal(&nats.url(), 1).await;
     assert!(
-        refusal.contains(&format!("stream {} does not exist", subjects::REFERRAL_STREAM)),
+        refusal.contains(
+            "JetStream streams KOKEILU_REFERRAL, KOKEILU_SUPERVISION, KOKEILU_COMPLIANCE, \
+             KOKEILU_AVI, KOKEILU_DLQ do not exist"
+        ),
         "{refusal}"
     );
     assert!(refusal.contains(hint), "{refusal}");
