@@ -170,11 +170,11 @@ fn duration(d: Duration) -> String {
     let s = d.as_secs();
     if d.subsec_nanos() != 0 || s == 0 {
         format!("{d:?}")
-    } else if s % 86_400 == 0 {
+    } else if s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 {
+    } else if s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
@@ -367,10 +367,10 @@ async fn live(js: &jetstream::Context, name: &str) -> Result<Option<stream::Conf
         match js.get_stream(name).await {
             Ok(s) => return Ok(Some(s.cached_info().config.clone())),
             Err(e) => {
-                if let jetstream::context::GetStreamErrorKind::JetStream(error) = e.kind() {
-                    if error.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND {
-                        return Ok(None);
-                    }
+                if let jetstream::context::GetStreamErrorKind::JetStream(error) = e.kind()
+                    && error.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                {
+                    return Ok(None);
                 }
                 if attempt >= 5 {
                     return Err(e.to_string());
