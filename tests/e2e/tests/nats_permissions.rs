@@ -4,8 +4,10 @@
 //! another's messages, and nothing else would notice. These tests run a real nats-server with that
 //! very file and check, using the subjects and consumer names the services themselves use
 //! (`kokeilu_proto::subjects`, the services' consumer configs), that every agency can do its job
-//! and nothing more. They also check that `deploy/nats/cluster` and `deploy/nats/local.conf` are
-//! configurations nats-server accepts (`nats-server -t`).
+//! and nothing more: in particular, that only the operator creates or changes streams
+//! (`kokeilu nats provision`) and that nobody purges or deletes their messages. They also check
+//! that `deploy/nats/cluster` and `deploy/nats/local.conf` are configurations nats-server accepts
+//! (`nats-server -t`).
 //!
 //! TLS: the cluster configuration includes its TLS blocks from `cluster/tls-client.conf` and
 //! `cluster/tls-routes.conf`, which point at certificates under /etc/nats/tls. The configuration
