@@ -30,6 +30,11 @@ pub struct NatsTarget {
 
 impl NatsTarget {
     async fn connect(&self) -> anyhow::Result<jetstream::Context> {
+        self.connect_as("kokeilu-dlq").await
+    }
+
+    /// Connects as the configured user, naming the connection `name`.
+    pub(crate) async fn connect_as(&self, name: &str) -> anyhow::Result<jetstream::Context> {
         let url = match &self.nats_url {
             Some(u) => u.clone(),
             None => crate::stack::StackInfo::load(&self.data_dir)?.nats_url,
@@ -46,8 +51,7 @@ impl NatsTarget {
             }),
             ca: self.nats_ca.clone(),
         };
-        let client =
-            kokeilu_bus::nats::connect(&login, "kokeilu-dlq", std::time::Duration::ZERO).await?;
+        let client = kokeilu_bus::nats::connect(&login, name, std::time::Duration::ZERO).await?;
         Ok(jetstream::new(client))
     }
 }

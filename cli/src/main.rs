@@ -12,6 +12,7 @@ mod dlq;
 mod driver;
 mod error;
 mod fake;
+mod nats_admin;
 mod output;
 mod pg_admin;
 mod rules;
@@ -71,6 +72,9 @@ enum Command {
     /// Dead-lettered messages: list and replay.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// NATS administration (as the operator user): `provision` the JetStream streams.
+    #[command(subcommand)]
+    Nats(nats_admin::NatsCommand),
     /// Run one service in this process.
     #[command(subcommand)]
     Serve(serve::ServeCommand),
@@ -136,6 +140,7 @@ fn main() -> std::process::ExitCode {
             Command::Avi(cmd) => avi::run(cmd).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Dlq(cmd) => dlq::run(cmd).await,
+            Command::Nats(cmd) => nats_admin::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,
             Command::Rules(cmd) => rules::run(cmd),
             Command::Areas => commands::areas(),

@@ -278,6 +278,7 @@ impl Stack {
             ..Default::default()
         };
         let nats = NatsProcess::start(&nats_binary, &nats_options)?;
+        crate::nats_admin::provision_local(&nats.url()).await?;
         let nats_options = NatsOptions {
             port: Some(nats.port()),
             ..nats_options

@@ -245,6 +245,24 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
             assert_eq!(held, "0 events");
         }
     }
+    // `up` provisioned its NATS before the services started; provisioning again changes nothing.
+    let (ok, provisioned) = json(
+        &[
+            "--json",
+            "nats",
+            "provision",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok, "{provisioned}");
+    let streams = provisioned["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 5, "{provisioned}");
+    assert!(
+        streams.iter().all(|s| s["result"] == "unchanged"),
+        "{provisioned}"
+    );
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
         nix::sys::signal::Signal::SIGINT,

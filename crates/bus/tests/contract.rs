@@ -119,7 +119,8 @@ async fn relay_publishes_each_row_once_and_marks_it_sent(backend: TestBackend) {
     let nats = kokeilu_test_support::nats();
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = kokeilu_bus::nats::jetstream(client);
-    kokeilu_bus::streams::ensure(&js, 1).await.unwrap();
+    // kokeilu_test_support::nats() provisions the streams.
+    kokeilu_bus::streams::check(&js, 1).await.unwrap();
 
     let mut ids = Vec::new();
     let mut tx = db.begin().await.unwrap();
@@ -243,7 +244,8 @@ async fn consumer_applies_each_message_once(backend: TestBackend) {
     let nats = kokeilu_test_support::nats();
     let client = async_nats::connect(nats.url()).await.unwrap();
     let js = kokeilu_bus::nats::jetstream(client);
-    kokeilu_bus::streams::ensure(&js, 1).await.unwrap();
+    // kokeilu_test_support::nats() provisions the streams.
+    kokeilu_bus::streams::check(&js, 1).await.unwrap();
     let mut config = ConsumerConfig::new(
         kokeilu_proto::subjects::REFERRAL_STREAM,
         "contract-test",

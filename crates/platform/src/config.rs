@@ -73,7 +73,8 @@ pub struct ConnectionArgs {
     #[arg(long, env = "KOKEILU_NATS_CA")]
     pub nats_ca: Option<std::path::PathBuf>,
 
-    /// JetStream replicas for the streams this service creates (1 on one machine, 3 in a cluster).
+    /// JetStream replicas the provisioned streams must have (1 on one machine, 3 in a cluster);
+    /// the service refuses to start when they differ (`kokeilu nats provision`).
     #[arg(long, env = "KOKEILU_STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,
 

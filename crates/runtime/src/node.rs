@@ -96,7 +96,9 @@ impl Listeners {
 
 impl Node {
     /// Installs the metrics recorder, connects to the database (running the bus's migrations,
-    /// then `migrations`) and NATS, and creates missing streams.
+    /// then `migrations`) and NATS, and checks that every stream exists exactly as
+    /// `kokeilu nats provision` makes it (with `--stream-replicas` replicas): a service never
+    /// creates or changes a stream, and refuses to run on a missing or misconfigured one.
     pub async fn connect(
         config: &ServiceConfig,
         name: &str,
@@ -118,7 +120,7 @@ impl Node {
         };
         let nats = kokeilu_bus::nats::connect(&login, name, Duration::from_secs(30)).await?;
         let js = kokeilu_bus::nats::jetstream(nats.clone());
-        kokeilu_bus::streams::ensure(&js, config.stream_replicas).await?;
+        kokeilu_bus::streams::check(&js, config.stream_replicas).await?;
         Ok(Self {
             name: name.to_owned(),
             db,

@@ -2,8 +2,9 @@
 //! test (a nats-server through `kokeilu-devtools`, SQLite and PostgreSQL databases, services in
 //! process or as `kokeilu serve` processes) and polling for outcomes.
 //!
-//! - [`nats`]: a real `nats-server` (JetStream on, free port, temporary store), installed into
-//!   the workspace's `.tools/` on first use if the machine has no new enough one.
+//! - [`nats`]: a real `nats-server` (JetStream on, free port, temporary store) with the Kokeilu
+//!   streams provisioned, installed into the workspace's `.tools/` on first use if the machine
+//!   has no new enough one; [`nats_unprovisioned`] for one without streams.
 //! - [`TestDb`]: a fresh SQLite file or a fresh PostgreSQL database per test, dropped afterwards.
 //!   PostgreSQL tests skip with a message when no server is reachable, unless
 //!   `KOKEILU_REQUIRE_POSTGRES=1` (set by CI), where an unreachable server fails the test.
@@ -144,17 +145,64 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
-/// Starts a JetStream-enabled `nats-server` on a free port with a temporary store.
+/// Starts a JetStream-enabled `nats-server` on a free port with a temporary store, with every
+/// Kokeilu stream provisioned (as `kokeilu nats provision` does), so services start on it.
 pub fn nats() -> NatsProcess {
     nats_with(&NatsOptions::default())
 }
 
-/// Starts a `nats-server` with the given options.
+/// Starts a `nats-server` with the given options and provisions the Kokeilu streams on it (one
+/// replica, connecting without a user: for servers without `accounts`, TLS or other login).
 pub fn nats_with(options: &NatsOptions) -> NatsProcess {
+    let nats = nats_unprovisioned_with(options);
+    provision(&nats.url());
+    nats
+}
+
+/// Starts a JetStream-enabled `nats-server` without any stream: services refuse to start on it
+/// until the streams are provisioned.
+pub fn nats_unprovisioned() -> NatsProcess {
+    nats_unprovisioned_with(&NatsOptions::default())
+}
+
+/// Starts a `nats-server` with the given options, without any stream.
+pub fn nats_unprovisioned_with(options: &NatsOptions) -> NatsProcess {
     let binary = nats_server::locate(&workspace_root().join(".tools"))
         .unwrap_or_else(|e| panic!("no usable nats-server: {e:#}"));
     NatsProcess::start(&binary, options)
         .unwrap_or_else(|e| panic!("nats-server did not start: {e:#}"))
+}
+
+/// Provisions every Kokeilu stream (one replica) on the server at `url`, connecting without a
+/// user. Callable from sync and async tests alike: it runs on a thread of its own.
+pub fn provision(url: &str) {
+    let url = url.to_owned();
+    let outcome = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime.block_on(async {
+            let login = kokeilu_bus::nats::Login {
+                urls: url,
+                user: None,
+                ca: None,
+            };
+            let client =
+                kokeilu_bus::nats::connect(&login, "test-provision", Duration::from_secs(30))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            kokeilu_bus::streams::provision(&kokeilu_bus::nats::jetstream(client), 1)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+    .join();
+    match outcome {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => panic!("cannot provision the Kokeilu streams: {e}"),
+        Err(_) => panic!("provisioning the Kokeilu streams panicked"),
+    }
 }
 
 /// Polls `check` every 25 ms until it returns `Some`, panicking with `what` after `timeout`.

@@ -4,8 +4,10 @@
 //! another's messages, and nothing else would notice. These tests run a real nats-server with that
 //! very file and check, using the subjects and consumer names the services themselves use
 //! (`kokeilu_proto::subjects`, the services' consumer configs), that every agency can do its job
-//! and nothing more. They also check that `deploy/nats/cluster` and `deploy/nats/local.conf` are
-//! configurations nats-server accepts (`nats-server -t`).
+//! and nothing more: in particular, that only the operator creates or changes streams
+//! (`kokeilu nats provision`) and that nobody purges or deletes their messages. They also check
+//! that `deploy/nats/cluster` and `deploy/nats/local.conf` are configurations nats-server accepts
+//! (`nats-server -t`).
 //!
 //! TLS: the cluster configuration includes its TLS blocks from `cluster/tls-client.conf` and
 //! `cluster/tls-routes.conf`, which point at certificates under /etc/nats/tls. The configuration
@@ -25,6 +27,7 @@ use async_nats::jetstream::{self, consumer::pull};
 use async_nats::{ConnectErrorKind, ConnectOptions, Event, ServerError};
 use futures::StreamExt;
 use kokeilu_bus::ConsumerConfig;
+use kokeilu_bus::streams::{self, CheckError, Outcome};
 use kokeilu_devtools::nats_server::{NatsOptions, NatsProcess};
 use kokeilu_proto::subjects;
 use kokeilu_test_support::{TestBackend, wait_for, workspace_root};
@@ -123,7 +126,8 @@ impl Server {
         )
         .unwrap();
         let log = dir.path().join("nats-server.log");
-        let nats = kokeilu_test_support::nats_with(&NatsOptions {
+        // Without streams: the operator provisions them, as in production.
+        let nats = kokeilu_test_support::nats_unprovisioned_with(&NatsOptions {
             store_dir: Some(dir.path().to_path_buf()),
             sync_always: true,
             log_file: Some(log.clone()),
@@ -321,16 +325,27 @@ async fn next_message(consumer: &jetstream::consumer::PullConsumer) -> jetstream
         .unwrap()
 }
 
+/// `kokeilu nats provision` as `agency` (the operator): every stream exists and is Kokeilu's.
+async fn provision(agency: &Agency) -> Vec<(String, Outcome)> {
+    streams::provision(&agency.js, 1)
+        .await
+        .unwrap_or_else(|e| panic!("{} cannot provision the streams: {e}", agency.user))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_agency_publishes_only_its_own_subjects() {
     let server = Server::start();
     let te = login(&server, "te-office").await;
     let kainuu = login(&server, "area-kainuu").await;
     let avi = login(&server, "avi").await;
-    // Every service creates the streams it finds missing, and only looks them up otherwise.
-    kokeilu_bus::streams::ensure(&te.js, 1).await.unwrap();
-    kokeilu_bus::streams::ensure(&kainuu.js, 1).await.unwrap();
-    kokeilu_bus::streams::ensure(&avi.js, 1).await.unwrap();
+    // The operator provisions the streams; every service only looks them up.
+    let operator = login(&server, "operator").await;
+    provision(&operator).await;
+    for agency in [&te, &kainuu, &avi] {
+        kokeilu_bus::streams::check(&agency.js, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", agency.user));
+    }
 
     // The TE office issues referrals to any area and reports facts about them; never answers.
     te.can_publish(&subjects::referral_issued("kainuu")).await;
@@ -396,7 +411,6 @@ async fn each_agency_publishes_only_its_own_subjects() {
 
     // What was refused never reached a stream: no helsinki answer at all, and the last kainuu
     // referral is the TE office's, not kainuu's forgery.
-    let operator = login(&server, "operator").await;
     let referrals = operator
         .js
         .get_stream(subjects::REFERRAL_STREAM)
@@ -452,7 +466,7 @@ async fn an_area_consumes_its_referrals_through_its_own_durable_consumer() {
     let helsinki = login(&server, "area-helsinki").await;
     let avi = login(&server, "avi").await;
 
-    kokeilu_bus::streams::ensure(&te.js, 1).await.unwrap();
+    provision(&login(&server, "operator").await).await;
     // Each service can create and look up each of its consumers, as it does at start.
     for agency in [&te, &kainuu, &helsinki, &avi] {
         for c in consumers_of(agency.user) {
@@ -557,6 +571,136 @@ async fn an_area_consumes_its_referrals_through_its_own_durable_consumer() {
     assert_eq!(info.delivered.stream_sequence, 0);
 }
 
+/// Streams are provisioned, not improvised: no service user can create, change, purge or delete
+/// a stream (it keeps only `STREAM.INFO`), the operator provisions them idempotently, and once
+/// provisioned their messages cannot be purged or deleted by anyone, the operator included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_operator_provisions_streams_and_nobody_removes_messages() {
+    let server = Server::start();
+    let te = login(&server, "te-office").await;
+    let kainuu = login(&server, "area-kainuu").await;
+    let avi = login(&server, "avi").await;
+    let operator = login(&server, "operator").await;
+    let services = [&te, &kainuu, &avi];
+
+    // A service user cannot create the streams; a service starting first finds them missing.
+    for agency in services {
+        let refused = streams::provision(&agency.js, 1).await;
+        assert!(refused.is_err(), "{} created a stream", agency.user);
+        agency
+            .denied(
+                "Publish",
+                &format!("$JS.API.STREAM.CREATE.{}", subjects::REFERRAL_STREAM),
+            )
+            .await;
+        match streams::check(&agency.js, 1).await {
+            Err(CheckError::Invalid {
+                missing,
+                mismatches,
+            }) => {
+                assert_eq!(missing, streams::names().collect::<Vec<_>>());
+                assert!(mismatches.is_empty());
+            }
+            other => panic!("{}: expected missing streams, got {other:?}", agency.user),
+        }
+    }
+
+    // The operator provisions every stream; provisioning again changes nothing.
+    let first = provision(&operator).await;
+    assert_eq!(first.len(), streams::names().count());
+    assert!(
+        first.iter().all(|(_, o)| *o == Outcome::Created),
+        "{first:?}"
+    );
+    let again = provision(&operator).await;
+    assert!(
+        again.iter().all(|(_, o)| *o == Outcome::Unchanged),
+        "{again:?}"
+    );
+    for agency in services {
+        streams::check(&agency.js, 1)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", agency.user));
+    }
+
+    // Looking a stream up is all a service user may do with it.
+    for agency in services {
+        for name in streams::names() {
+            for op in [
+                "CREATE",
+                "UPDATE",
+                "PURGE",
+                "DELETE",
+                "MSG.DELETE",
+                "MSG.GET",
+            ] {
+                agency
+                    .cannot_publish(&format!("$JS.API.STREAM.{op}.{name}"))
+                    .await;
+            }
+        }
+    }
+    let issued = te.can_publish(&subjects::referral_issued("kainuu")).await;
+    let referrals = kainuu
+        .js
+        .get_stream(subjects::REFERRAL_STREAM)
+        .await
+        .unwrap();
+    assert!(referrals.purge().await.is_err(), "kainuu purged referrals");
+    assert!(
+        referrals.delete_message(issued.sequence).await.is_err(),
+        "kainuu deleted a referral"
+    );
+    assert!(
+        kainuu
+            .js
+            .delete_stream(subjects::REFERRAL_STREAM)
+            .await
+            .is_err(),
+        "kainuu deleted the referral stream"
+    );
+
+    // The streams themselves refuse purges and deletes (deny_purge, deny_delete), even from the
+    // operator, whose JetStream API rights are complete.
+    let referrals = operator
+        .js
+        .get_stream(subjects::REFERRAL_STREAM)
+        .await
+        .unwrap();
+    match referrals.purge().await {
+        Err(e) => assert!(e.to_string().contains("purge not permitted"), "{e}"),
+        Ok(p) => panic!("the operator purged referrals: {p:?}"),
+    }
+    match referrals.delete_message(issued.sequence).await {
+        Err(e) => assert!(e.to_string().contains("delete not permitted"), "{e}"),
+        Ok(d) => panic!("the operator deleted a referral: {d:?}"),
+    }
+    let mut referrals = referrals;
+    let state = referrals.info().await.unwrap().state.clone();
+    assert_eq!((state.messages, state.last_sequence), (1, issued.sequence));
+
+    // The account's JetStream limits (accounts.conf) hold Kokeilu's streams and no more.
+    let account = operator.js.query_account().await.unwrap();
+    assert_eq!(
+        account.limits.max_streams,
+        Some(i64::try_from(streams::names().count()).unwrap())
+    );
+    assert!(account.limits.max_consumers.is_some_and(|n| n > 0));
+    assert!(account.limits.max_storage.is_some_and(|n| n > 0));
+    let sixth = operator
+        .js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "KOKEILU_EXTRA".into(),
+            subjects: vec!["kokeilu.extra.>".into()],
+            ..Default::default()
+        })
+        .await;
+    match sixth {
+        Err(e) => assert!(e.to_string().contains("maximum number of streams"), "{e}"),
+        Ok(_) => panic!("a sixth stream was created"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_refused() {
     let server = Server::start();
@@ -630,7 +774,7 @@ fn the_cluster_configuration_is_valid() {
         if name.starts_with("tls-") || !name.ends_with(".conf") {
             continue;
         }
-        let (ok, out) = check_config(&path, &[("NATS_SERVER_NAME", "nats-0")], &[]);
+        let (ok, out) = check_config(&path, &cluster_env(), &[]);
         assert!(ok, "nats-server -t rejects cluster/{name}:\n{out}");
         assert!(out.contains("is valid"), "{out}");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -645,6 +789,9 @@ fn the_cluster_configuration_is_valid() {
             "include \"tls-client.conf\"",
             "include \"tls-routes.conf\"",
             "include \"../accounts.conf\"",
+            // Encryption at rest, with the key from the environment.
+            "cipher: chachapoly",
+            "key: $KOKEILU_NATS_JETSTREAM_KEY",
         ] {
             assert!(
                 settings.contains(&required),
@@ -661,7 +808,7 @@ fn the_cluster_configuration_is_valid() {
     // The check is not vacuous: the included accounts file is parsed and its variables resolved.
     let (ok, out) = check_config(
         &layout.path().join("cluster/nats.conf"),
-        &[("NATS_SERVER_NAME", "nats-0")],
+        &cluster_env(),
         &["KOKEILU_NATS_PASS_AVI"],
     );
     assert!(
@@ -669,6 +816,28 @@ fn the_cluster_configuration_is_valid() {
         "a missing password variable should fail the check:\n{out}"
     );
     assert!(out.contains("KOKEILU_NATS_PASS_AVI"), "{out}");
+    // Nor does a node start without its encryption key.
+    let (ok, out) = check_config(
+        &layout.path().join("cluster/nats.conf"),
+        &[("NATS_SERVER_NAME", "nats-0")],
+        &["KOKEILU_NATS_JETSTREAM_KEY"],
+    );
+    assert!(
+        !ok,
+        "a missing encryption key should fail the check:\n{out}"
+    );
+    assert!(out.contains("KOKEILU_NATS_JETSTREAM_KEY"), "{out}");
+}
+
+/// A cluster node's environment besides the passwords: its name and the JetStream key.
+fn cluster_env() -> [(&'static str, &'static str); 2] {
+    [
+        ("NATS_SERVER_NAME", "nats-0"),
+        (
+            "KOKEILU_NATS_JETSTREAM_KEY",
+            "\"test-only-jetstream-key-0123456789abcdef\"",
+        ),
+    ]
 }
 
 #[test]
@@ -687,6 +856,7 @@ fn the_local_configuration_is_valid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_services_work_under_their_own_users() {
     let server = Server::start();
+    provision(&login(&server, "operator").await).await;
     let user_of = |name: &str| {
         logins().into_iter().find(|l| l.user == name).map(|l| {
             (

@@ -37,7 +37,7 @@ fn certificates(dir: &Path, name: &str) -> std::path::PathBuf {
 
 /// nats-server requiring TLS with the `name` server certificate from `dir`.
 fn start_tls_server(dir: &Path, name: &str) -> NatsProcess {
-    kokeilu_test_support::nats_with(&NatsOptions {
+    kokeilu_test_support::nats_unprovisioned_with(&NatsOptions {
         extra_config: format!(
             "tls {{\n  cert_file: {:?}\n  key_file: {:?}\n}}",
             dir.join(format!("{name}-server.pem")),
