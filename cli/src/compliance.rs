@@ -37,6 +37,7 @@ impl AviTarget {
     }
 
     fn url(&self) -> anyhow::Result<String> {
+        client::use_data_dir(&self.data_dir);
         match &self.supervisor {
             Some(url) => Ok(url.clone()),
             None => Ok(StackInfo::load(&self.data_dir)?.supervisor),

@@ -15,6 +15,7 @@ mod fake;
 mod nats_admin;
 mod output;
 mod pg_admin;
+mod pki;
 mod rules;
 mod serve;
 mod stack;
@@ -81,6 +82,9 @@ enum Command {
     /// The trial rules as JSON: henkilötunnus, working days, eligibility, statement competence.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// The local PKI of `kokeilu up` (certificates for more identities).
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
     /// List the trial areas of the 2021–2024 trial with their municipalities.
     Areas,
     /// Install the pinned nats-server into the tools folder (done automatically when needed).
@@ -143,6 +147,7 @@ fn main() -> std::process::ExitCode {
             Command::Nats(cmd) => nats_admin::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,
             Command::Rules(cmd) => rules::run(cmd),
+            Command::Pki(cmd) => pki::run(cmd),
             Command::Areas => commands::areas(),
             Command::InstallNats { tools_dir } => {
                 let path = kokeilu_devtools::nats_server::locate(&tools_dir)?;

@@ -76,6 +76,7 @@ pub enum ProcessState {
 
 impl StackInfo {
     pub fn load(data_dir: &Path) -> anyhow::Result<Self> {
+        client::use_data_dir(data_dir);
         let path = data_dir.join("stack.json");
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(

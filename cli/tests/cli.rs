@@ -46,6 +46,9 @@ fn a_service_refuses_an_unknown_area() {
             format!("sqlite://{}/a.db", dir.path().display()),
         )
         .env("KOKEILU_NATS_URL", "nats://127.0.0.1:1")
+        .env("KOKEILU_TLS_CERT", dir.path().join("area-atlantis.pem"))
+        .env("KOKEILU_TLS_KEY", dir.path().join("area-atlantis-key.pem"))
+        .env("KOKEILU_TLS_CA", dir.path().join("ca.pem"))
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -327,9 +330,12 @@ fn exit_codes_tell_usage_errors_and_unavailable_services_apart() {
 
     // Nothing listens on this port: the service is unavailable.
     let port = free_ports(1)[0].to_string();
-    let url = format!("http://127.0.0.1:{port}");
+    let url = format!("https://127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
+    // Credentials exist (the PKI `kokeilu up` would make); only the service is missing.
+    let (code, _, err) = run(&["pki", "issue", "--data-dir", data, "te-office", "avi"]);
+    assert_eq!(code, 0, "{err}");
     for args in [
         vec!["status", "--te-office", &url, "--data-dir", data, "x"],
         vec!["--json", "list", "--te-office", &url, "--data-dir", data],

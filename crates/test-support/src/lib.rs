@@ -176,7 +176,18 @@ pub fn nats_unprovisioned_with(options: &NatsOptions) -> NatsProcess {
 /// Provisions every Kokeilu stream (one replica) on the server at `url`, connecting without a
 /// user. Callable from sync and async tests alike: it runs on a thread of its own.
 pub fn provision(url: &str) {
+    provision_as(url, None);
+}
+
+/// [`provision`] as a NATS user (the operator of `deploy/nats/accounts.conf`).
+pub fn provision_as(url: &str, user: Option<(&str, &str)>) {
     let url = url.to_owned();
+    let user = user.map(|(u, p)| {
+        (
+            u.to_owned(),
+            kokeilu_platform::config::Secret::new(p.to_owned()),
+        )
+    });
     let outcome = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -185,7 +196,7 @@ pub fn provision(url: &str) {
         runtime.block_on(async {
             let login = kokeilu_bus::nats::Login {
                 urls: url,
-                user: None,
+                user,
                 ca: None,
             };
             let client =

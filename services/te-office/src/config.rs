@@ -71,9 +71,19 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Settings, clap::Error> {
         Settings::try_parse_from(
-            ["te-office", "--database-url", "sqlite://x.db"]
-                .iter()
-                .chain(args),
+            [
+                "te-office",
+                "--database-url",
+                "sqlite://x.db",
+                "--tls-cert",
+                "te-office.pem",
+                "--tls-key",
+                "te-office-key.pem",
+                "--tls-ca",
+                "ca.pem",
+            ]
+            .iter()
+            .chain(args),
         )
     }
 

@@ -76,7 +76,7 @@ fn server() -> (NatsProcess, tempfile::TempDir) {
         dir.path().join("accounts.conf"),
     )
     .unwrap();
-    let nats = kokeilu_test_support::nats_with(&NatsOptions {
+    let nats = kokeilu_test_support::nats_unprovisioned_with(&NatsOptions {
         store_dir: Some(dir.path().to_path_buf()),
         extra_config: "include \"accounts.conf\"".to_owned(),
         // nats-server reads the values as configuration: quoted, as accounts.conf documents.
@@ -86,6 +86,11 @@ fn server() -> (NatsProcess, tempfile::TempDir) {
             .collect(),
         ..Default::default()
     });
+    // The operator provisions the streams, as in production; services only look them up.
+    kokeilu_test_support::provision_as(
+        &nats.url(),
+        Some(("operator", password("operator").unwrap())),
+    );
     (nats, dir)
 }
 

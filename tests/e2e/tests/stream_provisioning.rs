@@ -154,11 +154,13 @@ async fn a_stream_configured_otherwise_stops_the_service_until_provisioned() {
     assert_eq!(info.duplicate_window, streams::DUPLICATE_WINDOW);
 
     let db = TestDb::sqlite();
-    let config = ServiceConfig::local(
+    let mut config = ServiceConfig::local(
         db.url(),
         &nats.url(),
         kokeilu_test_support::pki().files(&kokeilu_platform::identity::Identity::TeOffice),
     );
+    config.pseudonym_key =
+        Some(kokeilu_platform::privacy::PseudonymKey::generate("test-1").unwrap());
     let app = te_office::Application::build(&config, clock())
         .await
         .unwrap_or_else(|e| panic!("te-office refused provisioned streams: {e:#}"));
