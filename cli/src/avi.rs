@@ -34,7 +34,8 @@ pub enum AviCommand {
         #[command(flatten)]
         target: AviTarget,
         action_id: String,
-        /// Print henkilötunnukset in full (otherwise only the birth date part).
+        /// Print henkilötunnukset in full (otherwise only the birth date part). The service shows
+        /// them only to a named inspector (`--as avi-staff-<id>`); every read is logged.
         #[arg(long)]
         reveal: bool,
     },
@@ -126,9 +127,16 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(grpc_err)?
                 .into_inner();
+            if reveal && answer.masked {
+                eprintln!(
+                    "note: the supervisor masked the henkilötunnus: only a named inspector \
+                     (--as avi-staff-<id>) reads them in clear"
+                );
+            }
             if output::json() {
                 output::document(&json!({
                     "action_id": answer.action_id,
+                    "masked": answer.masked,
                     "area_id": answer.area_id,
                     "answered_at": output::time(answer.answered_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
                     "records": answer.records.iter().map(|r| json!({

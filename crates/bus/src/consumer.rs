@@ -57,6 +57,9 @@ pub const DLQ_CONSUMER: &str = "Kokeilu-Consumer";
 /// because it is not bound to the party that NATS authenticated. [`DLQ_REASON`] says why.
 pub const DLQ_SECURITY_EVENT: &str = "Kokeilu-Security-Event";
 
+/// The largest message a consumer decodes; a larger one is dead-lettered unread.
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+
 /// One decoded message handed to a [`Handler`].
 #[derive(Debug, Clone)]
 pub struct Incoming {
@@ -333,7 +336,15 @@ impl<H: Handler> Consumer<H> {
                 }
                 None => break,
             };
-            match envelope::decode(&message.payload) {
+            let decoded = if message.payload.len() > MAX_MESSAGE_BYTES {
+                Err(format!(
+                    "message of {} bytes is larger than the {MAX_MESSAGE_BYTES} a consumer accepts",
+                    message.payload.len()
+                ))
+            } else {
+                envelope::decode(&message.payload).map_err(|e| format!("undecodable envelope: {e}"))
+            };
+            match decoded {
                 Ok(env) => {
                     let slot = partition(&env.correlation_id, workers);
                     if senders[slot]
@@ -353,7 +364,7 @@ impl<H: Handler> Consumer<H> {
                     if delivered > 1 {
                         meters.redeliveries.increment(1);
                     }
-                    let reason = format!("undecodable envelope: {e}");
+                    let reason = e;
                     if this
                         .dead_letter(&message, &reason, delivered, &meters)
                         .await

@@ -202,6 +202,77 @@ pub fn holding<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::{Layer, Service, ServiceExt};
+
+    /// A service answering OK once `release` is notified.
+    fn held(
+        release: Arc<tokio::sync::Notify>,
+    ) -> impl tower::Service<
+        http::Request<()>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future = BoxFuture<'static, Result<http::Response<tonic::body::Body>, Infallible>>,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |_req: http::Request<()>| {
+            let release = release.clone();
+            Box::pin(async move {
+                release.notified().await;
+                Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+            }) as BoxFuture<'static, _>
+        })
+    }
+
+    fn grpc_status(response: &http::Response<tonic::body::Body>) -> Option<tonic::Code> {
+        tonic::Status::from_header_map(response.headers()).map(|s| s.code())
+    }
+
+    #[tokio::test]
+    async fn calls_beyond_the_concurrency_limit_are_refused_at_once() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let limits = Limits {
+            max_concurrent_requests: 1,
+            ..Limits::default()
+        };
+        let mut service = LimitsLayer::new(&limits).layer(held(release.clone()));
+        let first = service.ready().await.unwrap().call(http::Request::new(()));
+        let first = tokio::spawn(first);
+        tokio::task::yield_now().await;
+        let second = service
+            .ready()
+            .await
+            .unwrap()
+            .call(http::Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&second), Some(tonic::Code::ResourceExhausted));
+        release.notify_one();
+        let first = first.await.unwrap().unwrap();
+        assert_eq!(grpc_status(&first), None, "the first call is answered");
+        // The place is free again.
+        let third = service.ready().await.unwrap().call(http::Request::new(()));
+        release.notify_one();
+        assert_eq!(grpc_status(&third.await.unwrap()), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_past_the_deadline_is_cancelled_with_deadline_exceeded() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let limits = Limits {
+            request_timeout: Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let mut service = LimitsLayer::new(&limits).layer(held(release));
+        let answer = service
+            .ready()
+            .await
+            .unwrap()
+            .call(http::Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&answer), Some(tonic::Code::DeadlineExceeded));
+    }
 
     #[test]
     fn a_stream_cap_admits_up_to_its_limit_per_identity_and_frees_on_drop() {
