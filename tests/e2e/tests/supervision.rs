@@ -532,6 +532,7 @@ async fn a_suspension_stops_new_referrals_and_keeps_existing_clients(backend: Te
                 .await
                 .list_supervisory_actions(ta::ListSupervisoryActionsRequest {
                     area_id: "kainuu".into(),
+                    ..Default::default()
                 })
                 .await
                 .ok()?
@@ -575,6 +576,7 @@ async fn information_requests_are_the_logged_path_for_identifying_details(backen
                 let a = area
                     .list_supervisory_actions(ta::ListSupervisoryActionsRequest {
                         area_id: "kainuu".into(),
+                        ..Default::default()
                     })
                     .await
                     .ok()?
