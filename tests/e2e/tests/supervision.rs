@@ -639,9 +639,14 @@ async fn open_statistics_suppress_small_counts(backend: TestBackend) {
             out
         }
     };
+    // September is still open: nothing of it is published.
     let csv = get("/stats/monthly.csv").await;
     assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
-    assert!(csv.contains("kainuu,2024-09,6,<5,0,0,0"), "{csv}");
+    assert!(!csv.contains("kainuu,2024-09"), "{csv}");
+    // Once it has closed, it is; the one acknowledgement is suppressed.
+    set_day(&sys, day(2024, 10, 1));
+    let csv = get("/stats/monthly.csv").await;
+    assert!(csv.contains("kainuu,2024-09,6,..,0,0,"), "{csv}");
     let report = get("/reports/area/kainuu").await;
     assert!(report.contains("\"municipality\":\"Kajaani\""), "{report}");
     assert!(report.contains("\"referrals\":6"), "{report}");
