@@ -161,9 +161,10 @@ fn month_of(d: NaiveDate) -> String {
 
 /// The figures of one area in one month, protected: primary and secondary suppression over the
 /// relations `referrals = acknowledged + rejected + undecided`, `referrals = Σ municipalities'
-/// referrals`, `acknowledged = Σ municipalities' acknowledged` and, per municipality,
+/// referrals`, `acknowledged = Σ municipalities' acknowledged`, `referrals = acknowledged + not
+/// acknowledged`, `not acknowledged = Σ municipalities' not acknowledged` and, per municipality,
 /// `referrals = acknowledged + not acknowledged` (the undecided and the not acknowledged are
-/// never published).
+/// never published, but an outsider can bound them, so they take part).
 pub fn protect_area(month: &str, area: &str, cases: &[&CaseSummary]) -> PublishedArea {
     let mut row = MonthRow {
         area: area.to_owned(),
@@ -207,16 +208,23 @@ pub fn protect_area(month: &str, area: &str, cases: &[&CaseSummary]) -> Publishe
     if decisions_add_up {
         t.group(referrals, vec![acknowledged, rejected, undecided]);
     }
+    // The municipalities × {acknowledged, not} table with both margins: the area's referrals
+    // and acknowledged are published, its not-acknowledged follow from them.
+    let not_acknowledged = t.unpublished(row.referrals - row.acknowledged);
+    t.group(referrals, vec![acknowledged, not_acknowledged]);
     let mut cells = Vec::new();
+    let mut nots = Vec::new();
     for (code, (n, acked)) in &by_municipality {
         let r = t.cell(*n);
         let a = t.cell(*acked);
         let not = t.unpublished(n - acked);
         t.group(r, vec![a, not]);
         cells.push((*code, r, a));
+        nots.push(not);
     }
     t.group(referrals, cells.iter().map(|(_, r, _)| *r).collect());
     t.group(acknowledged, cells.iter().map(|(_, _, a)| *a).collect());
+    t.group(not_acknowledged, nots);
     t.protect();
     let median_shown = t.shown(interviews).is_some_and(|n| n >= SUPPRESS_BELOW);
     PublishedArea {
