@@ -221,20 +221,33 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
             print_action(&a);
         }
         AviCommand::Actions { target, area } => {
-            let list = target
-                .connect()
-                .await?
-                .list_actions(avi::ListActionsRequest { area_id: area })
-                .await
-                .map_err(grpc_err)?
-                .into_inner();
+            let mut client = target.connect().await?;
+            // Every page, newest first.
+            let mut actions = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = client
+                    .list_actions(avi::ListActionsRequest {
+                        area_id: area.clone(),
+                        page_size: 0,
+                        page_token,
+                    })
+                    .await
+                    .map_err(grpc_err)?
+                    .into_inner();
+                actions.extend(page.actions);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
             if output::json() {
                 output::document(&json!({
-                    "actions": list.actions.iter().map(action_json).collect::<Vec<_>>(),
+                    "actions": actions.iter().map(action_json).collect::<Vec<_>>(),
                 }));
                 return Ok(());
             }
-            for a in &list.actions {
+            for a in &actions {
                 print_action(a);
             }
         }

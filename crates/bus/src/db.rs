@@ -10,6 +10,14 @@
 //! collide. To change the bus's schema, add `crates/bus/migrations/{sqlite,postgres}/NNNN_*.sql`
 //! (the next number, both backends); a service adds its own to `services/<name>/migrations/`.
 //!
+//! PostgreSQL connections use TLS (rustls with ring) as the URL's `sslmode` and `sslrootcert`
+//! ask: production URLs carry `sslmode=verify-full&sslrootcert=/path/to/ca.pem`, so the
+//! connection is encrypted and the server proven to be the named host. A URL that lets the
+//! connection to a host other than loopback run in plaintext (`disable`, `allow`, `prefer`, the
+//! default) or unauthenticated (`require` without a root certificate) is accepted, so that
+//! development and CI databases keep working, but logged at start as a warning that names the
+//! risk, the host and the mode (never the password): see [`tls_risk`].
+//!
 //! SQLite runs in WAL mode with a busy timeout, and write transactions start with
 //! `BEGIN IMMEDIATE` so concurrent writers queue instead of failing on a stale snapshot.
 
@@ -101,7 +109,17 @@ impl Db {
         })?;
         let url = match backend {
             Backend::Sqlite => prepare_sqlite_url(url)?,
-            Backend::Postgres => url.to_owned(),
+            Backend::Postgres => {
+                let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+                if let Some(risk) = tls_risk(url, &options) {
+                    tracing::warn!(
+                        host = options.get_host(),
+                        sslmode = ?options.get_ssl_mode(),
+                        "{risk}; set sslmode=verify-full and sslrootcert in the database URL"
+                    );
+                }
+                url.to_owned()
+            }
         };
         let options = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
@@ -117,7 +135,7 @@ impl Db {
             }),
             Backend::Postgres => options,
         };
-        let pool = options.connect(&url).await?;
+        let pool = options.connect(&url).await.map_err(refused_certificate)?;
         if backend == Backend::Sqlite {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
@@ -165,6 +183,71 @@ impl Db {
     }
 }
 
+/// A connection refused because the server's certificate did not verify (rustls reports it as
+/// invalid data on the socket) becomes a TLS error that says so and what to check.
+fn refused_certificate(e: sqlx::Error) -> sqlx::Error {
+    match e {
+        sqlx::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::InvalidData
+                && io.to_string().contains("certificate") =>
+        {
+            sqlx::Error::Tls(
+                format!(
+                    "the database server's TLS certificate was refused ({io}): check that \
+                     sslrootcert is the CA that signed it and that it names the host"
+                )
+                .into(),
+            )
+        }
+        other => other,
+    }
+}
+
+/// Whether a hostname names this machine (or a Unix socket): traffic that never leaves it.
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What a PostgreSQL connection of these options risks, if its traffic leaves the machine: the
+/// password and the personal data in plaintext (`disable`, `allow`, and `prefer`, which an
+/// attacker on the path downgrades by refusing TLS), or an unauthenticated server (`require`
+/// without `sslrootcert`: encrypted, but to whoever answers). `None` for loopback and for
+/// `verify-ca`/`verify-full` (and `require` with a root certificate, which verifies the CA).
+/// `options` are those parsed from `url`.
+pub fn tls_risk(url: &str, options: &sqlx::postgres::PgConnectOptions) -> Option<&'static str> {
+    use sqlx::postgres::PgSslMode;
+    if options.get_socket().is_some() || is_loopback(options.get_host()) {
+        return None;
+    }
+    match options.get_ssl_mode() {
+        PgSslMode::Disable | PgSslMode::Allow | PgSslMode::Prefer => Some(
+            "the database connection may run without TLS: the password and personal data could \
+             cross the network in plaintext",
+        ),
+        PgSslMode::Require if !has_root_cert(url) => Some(
+            "the database connection is encrypted but the server's certificate is not verified: \
+             anyone on the path can pose as the database",
+        ),
+        _ => None,
+    }
+}
+
+/// Whether the URL (or the environment, as libpq's `PGSSLROOTCERT`) names a root certificate.
+fn has_root_cert(url: &str) -> bool {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query.split('&').any(|kv| {
+        kv.split_once('=').is_some_and(|(k, v)| {
+            matches!(k, "sslrootcert" | "ssl-root-cert" | "ssl-ca") && !v.is_empty()
+        })
+    }) || std::env::var_os("PGSSLROOTCERT").is_some_and(|v| !v.is_empty())
+}
+
 fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)?;
     let path = options.get_filename();
@@ -178,4 +261,47 @@ fn prepare_sqlite_url(url: &str) -> Result<String, sqlx::Error> {
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn risk(url: &str) -> Option<&'static str> {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url).expect("url");
+        tls_risk(url, &options)
+    }
+
+    #[test]
+    fn plaintext_or_unverified_connections_off_the_machine_are_a_risk() {
+        for url in [
+            "postgres://u:secret@db.example:5432/k",
+            "postgres://u:secret@db.example:5432/k?sslmode=disable",
+            "postgres://u:secret@db.example:5432/k?sslmode=prefer",
+            "postgres://u:secret@10.0.0.7/k?sslmode=allow",
+        ] {
+            assert!(
+                risk(url).is_some_and(|r| r.contains("without TLS")),
+                "{url}"
+            );
+        }
+        let unverified = risk("postgres://u@db.example/k?sslmode=require").expect("risk");
+        assert!(unverified.contains("not verified"));
+        for url in [
+            "postgres://u@db.example/k?sslmode=verify-full&sslrootcert=/etc/ca.pem",
+            "postgres://u@db.example/k?sslmode=verify-ca&sslrootcert=/etc/ca.pem",
+            "postgres://u@db.example/k?sslmode=require&sslrootcert=/etc/ca.pem",
+            "postgres://u@127.0.0.1/k?sslmode=disable",
+            "postgres://u@localhost/k",
+            "postgres://u@[::1]:5432/k?sslmode=disable",
+        ] {
+            assert_eq!(risk(url), None, "{url}");
+        }
+        // The warning names the risk, never the password.
+        assert!(
+            !risk("postgres://u:secret@db.example/k")
+                .unwrap_or_default()
+                .contains("secret")
+        );
+    }
 }

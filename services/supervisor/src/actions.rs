@@ -80,8 +80,15 @@ impl Ledger {
         Ok(action)
     }
 
-    pub async fn actions(&self, area: &str) -> Result<Vec<SupervisoryAction>, Error> {
-        Ok(self.store.actions(area).await?)
+    /// The actions issued to `area` (all when empty), newest first: at most `limit` after the
+    /// page position `after` (issue time in microseconds, action id), each with its issue time.
+    pub async fn actions(
+        &self,
+        area: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, SupervisoryAction)>, Error> {
+        Ok(self.store.actions(area, after, limit).await?)
     }
 
     /// The answer to an information request, read by `actor`. Every read is logged with the

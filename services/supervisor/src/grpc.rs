@@ -313,9 +313,22 @@ impl SupervisorService for Api {
         &self,
         request: Request<pb::ListActionsRequest>,
     ) -> Result<Response<pb::ListActionsResponse>, Status> {
-        let area = area(&request.into_inner().area_id, false)?;
+        let req = request.into_inner();
+        let area = area(&req.area_id, false)?;
+        let invalid = |v| Error::Invalid(vec![v]);
+        let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
+        let after = feed::PageToken::parse("page_token", &req.page_token).map_err(invalid)?;
+        let rows = self
+            .ledger
+            .actions(&area, after.map(|t| (t.at, t.id)), limit + 1)
+            .await?;
+        let (rows, next_page_token) = feed::keyset_page(rows, limit, |(at, a)| feed::PageToken {
+            at: *at,
+            id: a.action_id.clone(),
+        });
         Ok(Response::new(pb::ListActionsResponse {
-            actions: self.ledger.actions(&area).await?,
+            actions: rows.into_iter().map(|(_, a)| a).collect(),
+            next_page_token,
         }))
     }
 }

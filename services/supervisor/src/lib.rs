@@ -13,7 +13,8 @@
 //!   deadlines.
 //! - [`reports`]: the event feed, summaries, monthly statistics.
 //! - [`actions`]: supervisory actions and answers to information requests.
-//! - [`events`]: consumers; [`grpc`]: the API; [`stats_http`]: open statistics over HTTP.
+//! - [`events`]: consumers; [`grpc`]: the API; [`stats_http`]: open statistics over HTTP, from
+//!   closed-month snapshots protected by [`suppression`].
 
 pub mod actions;
 pub mod config;
@@ -26,5 +27,6 @@ pub mod reports;
 pub mod startup;
 pub mod stats_http;
 pub mod store;
+pub mod suppression;
 
 pub use startup::{Application, run};

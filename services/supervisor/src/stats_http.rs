@@ -1,7 +1,12 @@
 //! Open monitoring statistics over plain HTTP (the trials promised citizens public monitoring):
 //! referrals, decisions and initial-interview timeliness per area and month, as JSON and CSV, and
-//! an area report a lead municipality can pull for its whole area. Counts from 1 to 4 are
-//! suppressed (`null` in JSON, `<5` in CSV) so that no small group can be singled out.
+//! an area report a lead municipality can pull for its whole area, by municipality.
+//!
+//! Everything here comes from the published snapshots ([`Ledger::open_statistics`]): only closed
+//! months, each computed once and stored. Counts from 1 to 4 are suppressed, and further cells
+//! where a suppressed one could otherwise be recovered by subtraction from the totals
+//! ([`crate::suppression`], docs/statistics.md). A suppressed cell is `null` in JSON and `..` in
+//! CSV, whether it was small or hidden to protect another.
 
 use std::future::Future;
 
@@ -14,38 +19,31 @@ use kokeilu_rules::registry::Registry;
 use serde_json::{Value, json};
 
 use crate::ledger::Ledger;
-use crate::reports::MonthRow;
+use crate::reports::{PublishedArea, last_closed_month};
+pub use crate::suppression::SUPPRESS_BELOW;
 
-/// Counts below this (and above zero) are suppressed.
-pub const SUPPRESS_BELOW: u32 = 5;
+/// How a suppressed cell reads in CSV (Statistics Finland's mark for a figure not published).
+pub const SUPPRESSED_CSV: &str = "..";
 
-fn shown(n: u32) -> Value {
-    if n > 0 && n < SUPPRESS_BELOW {
-        Value::Null
-    } else {
-        json!(n)
-    }
+/// The rule, as the JSON documents state it.
+const RULE: &str = "counts from 1 to 4 are suppressed (null), and so are further counts where a \
+                    suppressed one could otherwise be recovered from the totals; only closed \
+                    months are published, each computed once";
+
+fn csv_cell(n: Option<u32>) -> String {
+    n.map_or_else(|| SUPPRESSED_CSV.to_owned(), |n| n.to_string())
 }
 
-fn shown_csv(n: u32) -> String {
-    if n > 0 && n < SUPPRESS_BELOW {
-        "<5".into()
-    } else {
-        n.to_string()
-    }
-}
-
-fn month_json(m: &MonthRow) -> Value {
+fn month_json(m: &PublishedArea) -> Value {
     json!({
         "area": m.area,
         "month": m.month,
-        "referrals": shown(m.referrals),
-        "acknowledged": shown(m.acknowledged),
-        "rejected": shown(m.rejected),
-        "initial_interviews": shown(m.initial_interviews),
-        "late_initial_interviews": shown(m.late_initial_interviews),
-        "median_days_to_initial_interview":
-            if m.initial_interviews >= SUPPRESS_BELOW { json!(m.median_days_to_initial_interview) } else { Value::Null },
+        "referrals": m.referrals,
+        "acknowledged": m.acknowledged,
+        "rejected": m.rejected,
+        "initial_interviews": m.initial_interviews,
+        "late_initial_interviews": m.late_initial_interviews,
+        "median_days_to_initial_interview": m.median_days_to_initial_interview,
     })
 }
 
@@ -54,25 +52,28 @@ fn internal(e: sqlx::Error) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
+fn json_response(body: &Value) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
 async fn monthly_json(State(ledger): State<Ledger>) -> Response {
-    match ledger.monthly("").await {
-        Ok(rows) => {
-            let body = json!({
-                "suppressed_below": SUPPRESS_BELOW,
-                "months": rows.iter().map(month_json).collect::<Vec<_>>(),
-            });
-            (
-                [(header::CONTENT_TYPE, "application/json")],
-                body.to_string(),
-            )
-                .into_response()
-        }
+    match ledger.open_statistics().await {
+        Ok(rows) => json_response(&json!({
+            "suppressed_below": SUPPRESS_BELOW,
+            "suppression": RULE,
+            "published_through": last_closed_month(ledger.clock.today()),
+            "months": rows.iter().map(month_json).collect::<Vec<_>>(),
+        })),
         Err(e) => internal(e),
     }
 }
 
 async fn monthly_csv(State(ledger): State<Ledger>) -> Response {
-    match ledger.monthly("").await {
+    match ledger.open_statistics().await {
         Ok(rows) => {
             let mut out = String::from(
                 "area,month,referrals,acknowledged,rejected,initial_interviews,late_initial_interviews\n",
@@ -82,11 +83,11 @@ async fn monthly_csv(State(ledger): State<Ledger>) -> Response {
                     "{},{},{},{},{},{},{}\n",
                     m.area,
                     m.month,
-                    shown_csv(m.referrals),
-                    shown_csv(m.acknowledged),
-                    shown_csv(m.rejected),
-                    shown_csv(m.initial_interviews),
-                    shown_csv(m.late_initial_interviews)
+                    csv_cell(m.referrals),
+                    csv_cell(m.acknowledged),
+                    csv_cell(m.rejected),
+                    csv_cell(m.initial_interviews),
+                    csv_cell(m.late_initial_interviews)
                 ));
             }
             ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], out).into_response()
@@ -100,37 +101,33 @@ async fn area_report(State(ledger): State<Ledger>, Path(area): Path<String>) -> 
     let Some(info) = registry.current_area(&area) else {
         return (StatusCode::NOT_FOUND, "not a trial area").into_response();
     };
-    let (months, by_municipality) = match (
-        ledger.monthly(&area).await,
-        ledger.by_municipality(&area).await,
-    ) {
-        (Ok(m), Ok(b)) => (m, b),
-        (Err(e), _) | (_, Err(e)) => return internal(e),
+    let months: Vec<PublishedArea> = match ledger.open_statistics().await {
+        Ok(rows) => rows.into_iter().filter(|m| m.area == area).collect(),
+        Err(e) => return internal(e),
     };
-    let municipalities: Vec<Value> = by_municipality
+    let municipalities: Vec<Value> = months
         .iter()
-        .map(|(code, month, referrals, acknowledged)| {
-            json!({
-                "municipality_code": code,
-                "municipality": registry.municipality(code).map(|m| m.name.clone()),
-                "month": month,
-                "referrals": shown(*referrals),
-                "acknowledged": shown(*acknowledged),
+        .flat_map(|m| {
+            m.municipalities.iter().map(|c| {
+                json!({
+                    "municipality_code": c.municipality_code,
+                    "municipality": registry.municipality(&c.municipality_code).map(|m| m.name.clone()),
+                    "month": m.month,
+                    "referrals": c.referrals,
+                    "acknowledged": c.acknowledged,
+                })
             })
         })
         .collect();
-    let body = json!({
+    json_response(&json!({
         "area": area,
         "name": info.name,
         "suppressed_below": SUPPRESS_BELOW,
+        "suppression": RULE,
+        "published_through": last_closed_month(ledger.clock.today()),
         "months": months.iter().map(month_json).collect::<Vec<_>>(),
         "municipalities": municipalities,
-    });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    }))
 }
 
 /// The statistics router.
@@ -159,12 +156,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_counts_are_suppressed() {
-        assert_eq!(shown(0), json!(0));
-        assert_eq!(shown(1), Value::Null);
-        assert_eq!(shown(4), Value::Null);
-        assert_eq!(shown(5), json!(5));
-        assert_eq!(shown_csv(3), "<5");
-        assert_eq!(shown_csv(12), "12");
+    fn suppressed_cells_read_the_same_whatever_the_reason() {
+        assert_eq!(csv_cell(None), "..");
+        assert_eq!(csv_cell(Some(0)), "0");
+        assert_eq!(csv_cell(Some(12)), "12");
     }
 }

@@ -233,17 +233,12 @@ impl Desk {
         Ok((referral, history))
     }
 
-    /// One page of referrals, each with its status history.
+    /// One page of referrals, each with its status history (one query for the page).
     pub async fn list(
         &self,
         filter: &ReferralFilter,
     ) -> Result<Vec<(Referral, Vec<StatusChange>)>, Error> {
-        let mut out = Vec::new();
-        for r in self.store.list(filter).await? {
-            let history = self.store.history(&r.referral_id).await?;
-            out.push((r, history));
-        }
-        Ok(out)
+        Ok(self.store.list(filter).await?)
     }
 
     /// Status changes after `cursor` (all areas, or one), oldest first.

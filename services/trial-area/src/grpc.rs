@@ -278,10 +278,21 @@ impl TrialAreaService for Api {
         request: Request<pb::ListSupervisoryActionsRequest>,
     ) -> Result<Response<pb::ListSupervisoryActionsResponse>, Status> {
         let caller = caller(&request)?.clone();
-        self.desk
-            .check_area(&caller, &request.into_inner().area_id)?;
+        let req = request.into_inner();
+        self.desk.check_area(&caller, &req.area_id)?;
+        let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
+        let after = PageToken::parse("page_token", &req.page_token).map_err(invalid)?;
+        let rows = self
+            .desk
+            .actions(after.map(|t| (t.at, t.id)), limit + 1)
+            .await?;
+        let (rows, next_page_token) = feed::keyset_page(rows, limit, |(at, a)| PageToken {
+            at: *at,
+            id: a.action_id.clone(),
+        });
         Ok(Response::new(pb::ListSupervisoryActionsResponse {
-            actions: self.desk.actions().await?,
+            actions: rows.into_iter().map(|(_, a)| a).collect(),
+            next_page_token,
         }))
     }
 

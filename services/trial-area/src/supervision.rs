@@ -215,14 +215,19 @@ impl Desk {
         Ok((recorded.statement_id, within))
     }
 
-    /// AVI's actions addressed to this area, newest first.
-    pub async fn actions(&self) -> Result<Vec<SupervisoryAction>, Error> {
+    /// AVI's actions addressed to this area, newest first: at most `limit` after the page
+    /// position `after` (receipt time in microseconds, action id), each with its receipt time.
+    pub async fn actions(
+        &self,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, SupervisoryAction)>, Error> {
         Ok(self
             .store
-            .actions()
+            .actions(after, limit)
             .await?
             .into_iter()
-            .map(|a| a.action)
+            .map(|(at, a)| (at, a.action))
             .collect())
     }
 

@@ -286,8 +286,8 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
             .execute(db.pool())
     };
     set_payload(vec![0xff, 0xff]).await.unwrap();
-    assert_corrupt(desk.store.actions().await, "payload");
-    assert_internal(desk.actions().await);
+    assert_corrupt(desk.store.actions(None, 10).await, "payload");
+    assert_internal(desk.actions(None, 10).await);
     assert_internal(desk.answer_information_request(&request.action_id).await);
     set_payload(request.encode_to_vec()).await.unwrap();
     exec(
@@ -295,8 +295,8 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
         "UPDATE supervisory_actions SET answered_at = 9223372036854775807",
     )
     .await;
-    assert_corrupt(desk.store.actions().await, "answered_at");
-    assert_internal(desk.actions().await);
+    assert_corrupt(desk.store.actions(None, 10).await, "answered_at");
+    assert_internal(desk.actions(None, 10).await);
     assert_internal(desk.answer_information_request(&request.action_id).await);
     exec(&db, "UPDATE supervisory_actions SET answered_at = NULL").await;
     assert_eq!(

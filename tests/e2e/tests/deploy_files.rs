@@ -724,7 +724,28 @@ fn compose_names_existing_files_settings_and_ports() {
         let after_at = db.rsplit_once('@').unwrap().1;
         assert_eq!(after_at.split(':').next(), Some("postgres"));
         assert_eq!(port_of(db), POSTGRES_PORT);
-        let database = after_at.rsplit_once('/').unwrap().1;
+        let (path, query) = after_at.split_once('?').unwrap_or((after_at, ""));
+        let database = path.rsplit_once('/').unwrap().1;
+        // Over TLS, verifying the server against a CA the container mounts.
+        assert!(
+            query.split('&').any(|kv| kv == "sslmode=verify-full"),
+            "{name}: {db} lacks sslmode=verify-full"
+        );
+        let root_cert = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("sslrootcert="))
+            .unwrap_or_else(|| panic!("{name}: {db} lacks sslrootcert"));
+        let volumes = svc["volumes"]
+            .as_sequence()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        assert!(
+            volumes.iter().any(|v| {
+                let target = s(v).split(':').nth(1).unwrap_or_default().to_owned();
+                !target.is_empty() && root_cert.starts_with(&format!("{target}/"))
+            }),
+            "{name}: {root_cert} is in no mounted volume"
+        );
         let role = db["postgres://".len()..].split(':').next().unwrap();
         assert!(
             init_sql.contains(&format!("CREATE DATABASE {database} OWNER {role};")),

@@ -18,8 +18,9 @@ pub struct StoredAnswer {
 }
 
 #[derive(sqlx::FromRow)]
-struct PayloadRow {
+struct PagedPayloadRow {
     payload: Vec<u8>,
+    issued_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,16 +55,29 @@ impl Store {
         Ok(())
     }
 
-    /// The actions issued to an area (all when empty), newest first.
-    pub async fn actions(&self, area: &str) -> Result<Vec<SupervisoryAction>, sqlx::Error> {
-        sqlx::query_as::<_, PayloadRow>(
-            "SELECT payload FROM actions WHERE ($1 = '' OR area_id = $1) ORDER BY issued_at DESC",
+    /// The actions issued to an area (all when empty), newest first, keyset-paged: at most
+    /// `limit` after `after` (the issue time in microseconds and id of the last action of the
+    /// previous page), each with its issue time.
+    pub async fn actions(
+        &self,
+        area: &str,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, SupervisoryAction)>, sqlx::Error> {
+        let (after_at, after_id) = after.unwrap_or((i64::MAX, "~".to_owned()));
+        sqlx::query_as::<_, PagedPayloadRow>(
+            "SELECT payload, issued_at FROM actions WHERE ($1 = '' OR area_id = $1) \
+             AND (issued_at < $2 OR (issued_at = $2 AND action_id < $3)) \
+             ORDER BY issued_at DESC, action_id DESC LIMIT $4",
         )
         .bind(area)
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
         .fetch_all(self.db.pool())
         .await?
         .iter()
-        .map(|r| decode(&r.payload, "actions.payload"))
+        .map(|r| Ok((r.issued_at, decode(&r.payload, "actions.payload")?)))
         .collect()
     }
 

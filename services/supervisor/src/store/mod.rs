@@ -10,11 +10,13 @@
 //! - [`deadlines`]: opening, progressing, cancelling and sweeping deadlines.
 //! - [`events`]: the compliance-event feed.
 //! - [`actions`]: supervisory actions, answers to information requests and the access log.
+//! - [`statistics`]: the open statistics as published, one snapshot per closed month.
 
 mod actions;
 mod cases;
 mod deadlines;
 mod events;
+mod statistics;
 
 use kokeilu_bus::stored::corrupt;
 use kokeilu_bus::{Backend, Db, Feed, Tx};

@@ -78,8 +78,33 @@ impl TryFrom<EventRecord> for StatusChange {
     }
 }
 
-fn referrals(records: Vec<ReferralRecord>) -> Result<Vec<Referral>, sqlx::Error> {
-    records.into_iter().map(Referral::try_from).collect()
+/// A row of a listed page: the referral and one entry of its history (none if it has none).
+#[derive(sqlx::FromRow)]
+struct PageRecord {
+    #[sqlx(flatten)]
+    referral: ReferralRecord,
+    e_seq: Option<i64>,
+    e_area_id: Option<String>,
+    e_status: Option<i64>,
+    e_at: Option<i64>,
+    e_detail: Option<String>,
+}
+
+impl PageRecord {
+    fn change(&self) -> Result<Option<StatusChange>, sqlx::Error> {
+        let (Some(seq), Some(status), Some(at)) = (self.e_seq, self.e_status, self.e_at) else {
+            return Ok(None);
+        };
+        StatusChange::try_from(EventRecord {
+            seq,
+            referral_id: self.referral.referral_id.clone(),
+            area_id: self.e_area_id.clone().unwrap_or_default(),
+            status,
+            at,
+            detail: self.e_detail.clone().unwrap_or_default(),
+        })
+        .map(Some)
+    }
 }
 
 fn changes(records: Vec<EventRecord>) -> Result<Vec<StatusChange>, sqlx::Error> {
@@ -265,28 +290,57 @@ impl Store {
         )
     }
 
-    /// Newest first, keyset-paged.
-    pub async fn list(&self, q: &ReferralFilter) -> Result<Vec<Referral>, sqlx::Error> {
+    /// Newest first, keyset-paged, each referral with its status history (oldest first), in one
+    /// query: the page is cut in a subquery and joined with its history, so a page of any size
+    /// costs one round trip and reads one consistent snapshot.
+    pub async fn list(
+        &self,
+        q: &ReferralFilter,
+    ) -> Result<Vec<(Referral, Vec<StatusChange>)>, sqlx::Error> {
         let (after_at, after_id) = match &q.after {
             Some((at, id)) => (*at, id.clone()),
             // Sorts after every UUID.
             None => (i64::MAX, "~".to_owned()),
         };
-        referrals(
-            sqlx::query_as(select_referral!(
-                "WHERE ($1 = '' OR area_id = $1) AND ($2 OR status = $3) \
-                 AND (created_at < $4 OR (created_at = $4 AND referral_id < $5)) \
-                 ORDER BY created_at DESC, referral_id DESC LIMIT $6"
-            ))
-            .bind(q.area_id.clone().unwrap_or_default())
-            .bind(q.status.is_none())
-            .bind(q.status.map_or(0, i64::from))
-            .bind(after_at)
-            .bind(after_id)
-            .bind(q.limit)
-            .fetch_all(self.db.pool())
-            .await?,
+        let rows: Vec<PageRecord> = sqlx::query_as(
+            "SELECT r.referral_id AS referral_id, r.idempotency_key AS idempotency_key, \
+             r.request_hash AS request_hash, r.henkilotunnus AS henkilotunnus, \
+             r.home_municipality_code AS home_municipality_code, r.area_id AS area_id, \
+             r.grounds AS grounds, r.job_search_start AS job_search_start, \
+             r.referral_date AS referral_date, r.status AS status, \
+             r.rejection_reason AS rejection_reason, r.issued_message_id AS issued_message_id, \
+             r.created_at AS created_at, \
+             e.seq AS e_seq, e.area_id AS e_area_id, e.status AS e_status, e.at AS e_at, \
+             e.detail AS e_detail \
+             FROM (SELECT * FROM referrals \
+                   WHERE ($1 = '' OR area_id = $1) AND ($2 OR status = $3) \
+                   AND (created_at < $4 OR (created_at = $4 AND referral_id < $5)) \
+                   ORDER BY created_at DESC, referral_id DESC LIMIT $6) r \
+             LEFT JOIN referral_events e ON e.referral_id = r.referral_id \
+             ORDER BY r.created_at DESC, r.referral_id DESC, e.seq",
         )
+        .bind(q.area_id.clone().unwrap_or_default())
+        .bind(q.status.is_none())
+        .bind(q.status.map_or(0, i64::from))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(q.limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut out: Vec<(Referral, Vec<StatusChange>)> = Vec::new();
+        for row in rows {
+            let change = row.change()?;
+            let same = out
+                .last()
+                .is_some_and(|(r, _)| r.referral_id == row.referral.referral_id);
+            if !same {
+                out.push((Referral::try_from(row.referral)?, Vec::new()));
+            }
+            if let (Some(change), Some((_, history))) = (change, out.last_mut()) {
+                history.push(change);
+            }
+        }
+        Ok(out)
     }
 
     /// Referrals per status (for status output and tests).

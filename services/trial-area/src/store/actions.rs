@@ -23,6 +23,14 @@ struct ActionRecord {
     answered_at: Option<i64>,
 }
 
+/// A listed row: the action and when it was received (the page key).
+#[derive(sqlx::FromRow)]
+struct PagedActionRecord {
+    #[sqlx(flatten)]
+    action: ActionRecord,
+    received_at: i64,
+}
+
 impl TryFrom<ActionRecord> for ReceivedAction {
     type Error = sqlx::Error;
 
@@ -59,15 +67,30 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The actions, newest first.
-    pub async fn actions(&self) -> Result<Vec<ReceivedAction>, sqlx::Error> {
-        sqlx::query_as::<_, ActionRecord>(
-            "SELECT payload, answered_at FROM supervisory_actions ORDER BY received_at DESC",
+    /// The actions, newest first, keyset-paged: at most `limit` after `after` (the receipt time
+    /// in microseconds and id of the last action of the previous page), each with its receipt
+    /// time.
+    pub async fn actions(
+        &self,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<(i64, ReceivedAction)>, sqlx::Error> {
+        let (after_at, after_id) = after.unwrap_or((i64::MAX, "~".to_owned()));
+        sqlx::query_as::<_, PagedActionRecord>(
+            "SELECT payload, answered_at, received_at FROM supervisory_actions \
+             WHERE received_at < $1 OR (received_at = $1 AND action_id < $2) \
+             ORDER BY received_at DESC, action_id DESC LIMIT $3",
         )
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit)
         .fetch_all(self.db.pool())
         .await?
         .into_iter()
-        .map(ReceivedAction::try_from)
+        .map(|r| {
+            let at = r.received_at;
+            Ok((at, ReceivedAction::try_from(r.action)?))
+        })
         .collect()
     }
 
