@@ -12,6 +12,7 @@ mod dlq;
 mod driver;
 mod error;
 mod fake;
+mod health;
 mod nats_admin;
 mod output;
 mod pg_admin;
@@ -79,6 +80,8 @@ enum Command {
     /// Run one service in this process.
     #[command(subcommand)]
     Serve(serve::ServeCommand),
+    /// Exit 0 if a service's admin port answers grpc.health.v1 as SERVING (container health checks).
+    Health(health::HealthArgs),
     /// The trial rules as JSON: henkilötunnus, working days, eligibility, statement competence.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
@@ -146,6 +149,7 @@ fn main() -> std::process::ExitCode {
             Command::Dlq(cmd) => dlq::run(cmd).await,
             Command::Nats(cmd) => nats_admin::run(cmd).await,
             Command::Serve(cmd) => serve::run(cmd).await,
+            Command::Health(args) => health::run(args).await,
             Command::Rules(cmd) => rules::run(cmd),
             Command::Pki(cmd) => pki::run(cmd),
             Command::Areas => commands::areas(),

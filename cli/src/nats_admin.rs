@@ -3,7 +3,7 @@
 //! the streams at start and refuse to run when they differ; their NATS users cannot create them.
 //!
 //! Run it as the `operator` user of deploy/nats/accounts.conf before the services start, and
-//! again after upgrading Kokeilu (deploy/k8s/nats-provision-job.yaml does this in Kubernetes;
+//! again after upgrading Kokeilu (deploy/k8s/nats/nats-provision-job.yaml does this in Kubernetes;
 //! `kokeilu up` does it against its local server).
 
 use clap::{Args, Subcommand};

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use kokeilu_platform::identity::Identity;
 use kokeilu_test_support::{kokeilu_binary, workspace_root};
 use serde_norway::Value;
 
@@ -108,15 +109,22 @@ fn port_of(addr: &str) -> u16 {
 
 /// `kokeilu serve <service> --help`: every `KOKEILU_*` setting the service reads, with its default.
 fn settings_of(service: &str) -> BTreeMap<String, Option<String>> {
+    help_settings(&["serve", service])
+}
+
+/// `kokeilu <command…> --help`: every `KOKEILU_*` setting the command reads, with its default.
+fn help_settings(command: &[&str]) -> BTreeMap<String, Option<String>> {
     let out = Command::new(kokeilu_binary())
-        .args(["serve", service, "--help"])
+        .args(command)
+        .arg("--help")
         .env_clear()
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "`kokeilu serve {service}` does not exist: {}",
+        "`kokeilu {}` does not exist: {}",
+        command.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     // clap wraps long help lines; join them so that "[env: X=] [default: Y]" stay together.
@@ -428,7 +436,8 @@ fn with_defaults(value: &str) -> String {
     out
 }
 
-/// Bind mounts of a compose service: (source relative to the workspace, target).
+/// Bind mounts of a compose service: (source relative to the workspace, target), in the short
+/// (`./src:/dst[:ro]`) or the long syntax (`type: bind`).
 fn bind_mounts(service: &Value) -> Vec<(String, String)> {
     service
         .get("volumes")
@@ -436,9 +445,16 @@ fn bind_mounts(service: &Value) -> Vec<(String, String)> {
         .map(|vols| {
             vols.iter()
                 .filter_map(|v| {
-                    let v = s(v);
-                    let mut parts = v.split(':');
-                    let (src, dst) = (parts.next().unwrap(), parts.next().unwrap());
+                    let (src, dst) = match v.as_str() {
+                        Some(v) => {
+                            let mut parts = v.split(':');
+                            (parts.next().unwrap(), parts.next().unwrap())
+                        }
+                        None if v.get("type").map(s) == Some("bind") => {
+                            (s(&v["source"]), s(&v["target"]))
+                        }
+                        None => return None,
+                    };
                     src.starts_with("./")
                         .then(|| (src.to_owned(), dst.to_owned()))
                 })
@@ -446,6 +462,9 @@ fn bind_mounts(service: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// The local PKI folder that `kokeilu up` makes on its first run, which compose mounts from.
+const COMPOSE_PKI: &str = "./.kokeilu/pki/";
 
 /// The container side of each `ports:` entry (`[ip:]host:container`).
 fn container_ports(service: &Value) -> Vec<(u16, u16)> {
@@ -600,9 +619,25 @@ fn compose_names_existing_files_settings_and_ports() {
     let otlp = s(&collector_conf["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]);
     assert_eq!(port_of(otlp), OTLP_PORT);
 
-    // Every bind mount of every service exists.
+    // The PKI of `kokeilu up` (the identities it makes by default: its areas, and the rest).
+    let up = help_settings(&["up"]);
+    let up_areas = up["KOKEILU_AREAS"].clone().expect("up has default areas");
+    let mut identities = vec![Identity::TeOffice, Identity::Avi, Identity::Operator];
+    identities.extend(up_areas.split(',').map(|a| Identity::Area(a.to_owned())));
+    let pki_dir = tempfile::tempdir().unwrap();
+    kokeilu_devtools::pki::Pki::ensure(pki_dir.path(), &identities).unwrap();
+
+    // Every bind mount of every service exists (the PKI's: among the files `kokeilu up` makes).
     for (name, svc) in services {
         for (src, _) in bind_mounts(svc) {
+            if let Some(file) = src.strip_prefix(COMPOSE_PKI) {
+                assert!(
+                    pki_dir.path().join(file).exists(),
+                    "{}: `kokeilu up` makes no {file} (areas {up_areas})",
+                    s(name)
+                );
+                continue;
+            }
             assert!(
                 root().join(&src).exists(),
                 "{}: {src} does not exist",
@@ -619,6 +654,13 @@ fn compose_names_existing_files_settings_and_ports() {
             }
         }
     }
+
+    // Their health checks run `kokeilu health`.
+    let health = Command::new(kokeilu_binary())
+        .args(["health", "--help"])
+        .output()
+        .unwrap();
+    assert!(health.status.success(), "no `kokeilu health`");
 
     // The Kokeilu services: the image of ./Dockerfile, `serve <service>`, real settings only.
     let mut kokeilu_services = 0;
@@ -680,12 +722,53 @@ fn compose_names_existing_files_settings_and_ports() {
             "KOKEILU_NATS_URL",
             "KOKEILU_NATS_USER",
             "KOKEILU_NATS_PASSWORD",
+            "KOKEILU_TLS_CERT",
+            "KOKEILU_TLS_KEY",
+            "KOKEILU_TLS_CA",
         ] {
             assert!(env.contains_key(var), "{name}: no {var}");
         }
         if sub == "trial-area" {
             assert!(env.contains_key("KOKEILU_AREA"), "{name}: no KOKEILU_AREA");
         }
+        // Mutual TLS: the service's own certificate and key from the local PKI, and the CA.
+        let identity = identity_of(sub, &env);
+        let mounts: BTreeMap<String, String> = bind_mounts(svc)
+            .into_iter()
+            .map(|(src, dst)| (dst, src))
+            .collect();
+        for (var, file) in [
+            ("KOKEILU_TLS_CERT", format!("{identity}.pem")),
+            ("KOKEILU_TLS_KEY", format!("{identity}-key.pem")),
+            ("KOKEILU_TLS_CA", "ca.pem".to_owned()),
+        ] {
+            assert_eq!(
+                mounts.get(&env[var]),
+                Some(&format!("{COMPOSE_PKI}{file}")),
+                "{name}: {var}"
+            );
+        }
+        assert!(
+            mounts
+                .values()
+                .filter_map(|src| src.strip_prefix(COMPOSE_PKI))
+                .all(|f| [
+                    format!("{identity}.pem"),
+                    format!("{identity}-key.pem"),
+                    "ca.pem".into()
+                ]
+                .contains(&f.to_owned())),
+            "{name} mounts another party's files"
+        );
+        // The health check asks the plaintext admin port, with the image's own binary.
+        let check: Vec<&str> = svc["healthcheck"]["test"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name}: no health check"))
+            .iter()
+            .map(s)
+            .collect();
+        assert_eq!(check[..3], ["CMD", "kokeilu", "health"], "{name}");
+        assert_eq!(port_of(check[3]), ADMIN_PORT, "{name}: {check:?}");
         // The pseudonym key is te-office's alone: a compose secret holding 32 hex bytes.
         if sub == "te-office" {
             let target = format!("/run/secrets/{}", s(&svc["secrets"][0]));
@@ -788,6 +871,144 @@ fn normalize(path: &Path) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// One resource of `deploy/k8s` as `kubectl kustomize` renders it (generated ConfigMaps aside):
+/// the file it comes from, its namespace and the document.
+struct K8s {
+    file: String,
+    /// What kustomize sets: the outermost `namespace:` of the kustomizations that include it
+    /// (`None` for a Namespace itself).
+    namespace: Option<String>,
+    doc: Value,
+}
+
+impl K8s {
+    fn kind(&self) -> &str {
+        s(&self.doc["kind"])
+    }
+    fn name(&self) -> &str {
+        s(&self.doc["metadata"]["name"])
+    }
+    fn ns(&self) -> &str {
+        self.namespace
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}: {} has no namespace", self.file, self.name()))
+    }
+    fn pod_spec(&self) -> &Value {
+        &self.doc["spec"]["template"]["spec"]
+    }
+    fn pod_labels(&self) -> BTreeMap<String, String> {
+        string_map(&self.doc["spec"]["template"]["metadata"]["labels"])
+    }
+    fn containers(&self) -> &Vec<Value> {
+        self.pod_spec()["containers"].as_sequence().unwrap()
+    }
+}
+
+fn string_map(v: &Value) -> BTreeMap<String, String> {
+    v.as_mapping()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (s(k).to_owned(), s(v).to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every resource of `deploy/k8s/kustomization.yaml`, following `resources:` into folders.
+fn k8s_resources() -> Vec<K8s> {
+    let mut out = Vec::new();
+    collect_k8s(&root().join("deploy/k8s"), None, &mut out);
+    assert!(!out.is_empty());
+    out
+}
+
+fn collect_k8s(dir: &Path, outer: Option<&str>, out: &mut Vec<K8s>) {
+    let path = dir.join("kustomization.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let kustomization: Value = serde_norway::from_str(&text).unwrap();
+    let namespace = outer
+        .map(str::to_owned)
+        .or_else(|| kustomization.get("namespace").map(|n| s(n).to_owned()));
+    let resources = kustomization.get("resources").and_then(Value::as_sequence);
+    for resource in resources.into_iter().flatten() {
+        let resource = dir.join(s(resource));
+        assert!(
+            resource.exists(),
+            "{}: resource {} does not exist",
+            path.display(),
+            resource.display()
+        );
+        let resource = resource.canonicalize().unwrap();
+        if resource.is_dir() {
+            collect_k8s(&resource, namespace.as_deref(), out);
+            continue;
+        }
+        let rel = resource
+            .strip_prefix(root().canonicalize().unwrap())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for doc in yaml_docs(&rel) {
+            let namespace = (s(&doc["kind"]) != "Namespace").then(|| namespace.clone());
+            out.push(K8s {
+                file: rel.clone(),
+                namespace: namespace.flatten(),
+                doc,
+            });
+        }
+    }
+}
+
+/// The Deployments that run `kokeilu serve <service>`, with the `serve` subcommand.
+fn kokeilu_workloads(resources: &[K8s]) -> Vec<(&K8s, &str)> {
+    resources
+        .iter()
+        .filter(|r| r.kind() == "Deployment")
+        .filter_map(|r| {
+            let c = &r.containers()[0];
+            let args = c.get("args")?.as_sequence()?;
+            (args.first().map(s) == Some("serve")).then(|| (r, s(&args[1])))
+        })
+        .collect()
+}
+
+/// A container's literal `env` values.
+fn container_env(container: &Value) -> BTreeMap<String, String> {
+    container["env"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((s(&e["name"]).to_owned(), s(e.get("value")?).to_owned())))
+        .collect()
+}
+
+/// The PKI name of the identity a service runs as (`kokeilu_platform::identity`).
+fn identity_of(subcommand: &str, env: &BTreeMap<String, String>) -> String {
+    let identity = match subcommand {
+        "te-office" => Identity::TeOffice,
+        "trial-area" => Identity::Area(env["KOKEILU_AREA"].clone()),
+        "supervisor" => Identity::Avi,
+        other => panic!("no identity for serve {other}"),
+    };
+    identity.name()
+}
+
+/// A container port by number or by name.
+fn resolve_port(container: &Value, port: &Value) -> u16 {
+    if let Some(n) = port.as_u64() {
+        return u16::try_from(n).unwrap();
+    }
+    let name = s(port);
+    container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p.get("name").map(s) == Some(name))
+        .map(|p| u16::try_from(p["containerPort"].as_u64().unwrap()).unwrap())
+        .unwrap_or_else(|| panic!("no container port {name}"))
+}
+
 #[test]
 fn kubernetes_manifests_run_the_image_binary_and_expose_metrics() {
     let kustomization = yaml("deploy/k8s/kustomization.yaml");
@@ -799,87 +1020,632 @@ fn kubernetes_manifests_run_the_image_binary_and_expose_metrics() {
         .collect();
     let (_, bins) = cli_package();
     let all = all_settings();
-    let common = yaml("deploy/k8s/common-config.yaml");
-    let common_env: BTreeMap<&str, &str> = common["data"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (s(k), s(v)))
-        .collect();
-    assert_eq!(port_of(common_env["KOKEILU_ADMIN_LISTEN"]), ADMIN_PORT);
-    assert_eq!(port_of(common_env["KOKEILU_GRPC_LISTEN"]), GRPC_PORT);
-    for resource in kustomization["resources"].as_sequence().unwrap() {
-        let resource = s(resource);
-        let path = root().join("deploy/k8s").join(resource);
-        assert!(
-            path.exists(),
-            "kustomization resource {resource} does not exist"
+    let resources = k8s_resources();
+    let find = |kind: &str, name: &str| {
+        resources
+            .iter()
+            .find(|r| r.kind() == kind && r.name() == name)
+            .unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let nats_ns = find("Service", "nats-client").ns();
+    let otel_ns = find("Service", "otel-collector").ns();
+    let mut served = BTreeSet::new();
+    for (r, sub) in kokeilu_workloads(&resources) {
+        let file = &r.file;
+        served.insert(sub);
+        let annotations = &r.doc["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(
+            annotations["prometheus.io/scrape"].as_str(),
+            Some("true"),
+            "{file}"
         );
-    }
-    let mut checked = 0;
-    for file in [
-        "te-office.yaml",
-        "trial-area-kainuu.yaml",
-        "supervisor.yaml",
-    ] {
-        for doc in yaml_docs(&format!("deploy/k8s/{file}")) {
-            if s(&doc["kind"]) != "Deployment" {
-                continue;
+        assert_eq!(
+            annotations["prometheus.io/port"].as_str(),
+            Some(ADMIN_PORT.to_string().as_str()),
+            "{file}"
+        );
+        for c in r.containers() {
+            assert!(
+                image_names.contains(&s(&c["image"])),
+                "{file}: image {:?}",
+                c["image"]
+            );
+            let command: Vec<&str> = c["command"].as_sequence().unwrap().iter().map(s).collect();
+            assert!(
+                bins.iter().any(|b| b == command[0]),
+                "{file}: {command:?} is not in the image"
+            );
+            let settings = &all[sub];
+            let ports: BTreeMap<&str, u64> = c["ports"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|p| (s(&p["name"]), p["containerPort"].as_u64().unwrap()))
+                .collect();
+            assert_eq!(ports.get("admin"), Some(&u64::from(ADMIN_PORT)), "{file}");
+            assert_eq!(ports.get("grpc"), Some(&u64::from(GRPC_PORT)), "{file}");
+            for e in c["env"].as_sequence().into_iter().flatten() {
+                let var = s(&e["name"]);
+                assert!(
+                    settings.contains_key(var),
+                    "{file}: {var} is no setting of serve {sub}"
+                );
             }
-            let template = &doc["spec"]["template"];
-            let annotations = &template["metadata"]["annotations"];
+            // The shared settings come from kokeilu-common in the workload's own namespace.
+            let from: Vec<&str> = c["envFrom"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|e| s(&e["configMapRef"]["name"]))
+                .collect();
+            assert_eq!(from, ["kokeilu-common"], "{file}");
+        }
+        let common = resources
+            .iter()
+            .find(|c| c.kind() == "ConfigMap" && c.name() == "kokeilu-common" && c.ns() == r.ns())
+            .unwrap_or_else(|| panic!("{file}: no kokeilu-common in {}", r.ns()));
+        let common_env = string_map(&common.doc["data"]);
+        assert_eq!(port_of(&common_env["KOKEILU_ADMIN_LISTEN"]), ADMIN_PORT);
+        assert_eq!(port_of(&common_env["KOKEILU_GRPC_LISTEN"]), GRPC_PORT);
+        for var in common_env.keys() {
+            assert!(
+                all.values().all(|s| s.contains_key(var)),
+                "common-config: {var} is not a setting of every service"
+            );
+        }
+        // NATS and the collector live in their own namespaces: reached by their full names.
+        let host = |url: &str| {
+            let rest = url.split_once("://").unwrap().1;
+            rest.rsplit_once(':').unwrap().0.to_owned()
+        };
+        let nats = &common_env["KOKEILU_NATS_URL"];
+        assert_eq!(
+            host(nats),
+            format!("nats-client.{nats_ns}.svc.cluster.local"),
+            "{nats}"
+        );
+        assert_eq!(port_of(nats), NATS_PORT);
+        let otlp = &common_env["KOKEILU_OTLP_ENDPOINT"];
+        assert_eq!(
+            host(otlp),
+            format!("otel-collector.{otel_ns}.svc.cluster.local"),
+            "{otlp}"
+        );
+        assert_eq!(port_of(otlp), OTLP_PORT);
+    }
+    assert_eq!(served, BTreeSet::from(SUBCOMMANDS));
+}
+
+/// Each agency in its own namespace, and nothing in `default`.
+#[test]
+fn kubernetes_puts_each_agency_in_its_own_namespace() {
+    let resources = k8s_resources();
+    let namespaces: BTreeSet<&str> = resources
+        .iter()
+        .filter(|r| r.kind() == "Namespace")
+        .map(K8s::name)
+        .collect();
+    for r in &resources {
+        if r.kind() != "Namespace" {
+            assert!(
+                namespaces.contains(r.ns()),
+                "{}: {} {} is in {}, which the base does not create",
+                r.file,
+                r.kind(),
+                r.name(),
+                r.ns()
+            );
+        }
+    }
+    let workloads = kokeilu_workloads(&resources);
+    let mut seen = BTreeSet::new();
+    for (r, sub) in &workloads {
+        let env = container_env(&r.containers()[0]);
+        let expected = format!("kokeilu-{}", identity_of(sub, &env));
+        assert_eq!(r.ns(), expected, "{}", r.file);
+        assert!(seen.insert(r.ns()), "two services in {}", r.ns());
+    }
+    for r in &resources {
+        if r.kind() == "StatefulSet" && r.name() == "nats" {
+            assert_eq!(r.ns(), "kokeilu-nats");
+        }
+        if r.kind() == "Job" {
+            assert_eq!(r.ns(), "kokeilu-nats", "{}", r.file);
+        }
+        if r.kind() == "Deployment" && r.name() == "otel-collector" {
+            assert_eq!(r.ns(), "kokeilu-observability");
+        }
+    }
+}
+
+/// Every service mounts its own `kokeilu-tls-<name>` Secret (mode 0440, readable through
+/// fsGroup), points the three TLS settings at it, and is probed on the plaintext admin port,
+/// never on the mutual-TLS gRPC port.
+#[test]
+fn every_service_mounts_its_tls_secret_and_probes_the_admin_port() {
+    let resources = k8s_resources();
+    let mut secrets = BTreeSet::new();
+    for (r, sub) in kokeilu_workloads(&resources) {
+        let file = &r.file;
+        let c = &r.containers()[0];
+        let env = container_env(c);
+        let name = identity_of(sub, &env);
+        let dir = "/etc/kokeilu/tls";
+        for (var, key) in [
+            ("KOKEILU_TLS_CERT", "tls.crt"),
+            ("KOKEILU_TLS_KEY", "tls.key"),
+            ("KOKEILU_TLS_CA", "ca.crt"),
+        ] {
             assert_eq!(
-                annotations["prometheus.io/scrape"].as_str(),
-                Some("true"),
+                env.get(var).map(String::as_str),
+                Some(format!("{dir}/{key}").as_str()),
+                "{file}: {var}"
+            );
+        }
+        let mount = c["volumeMounts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|m| s(&m["mountPath"]) == dir)
+            .unwrap_or_else(|| panic!("{file}: nothing mounted at {dir}"));
+        assert_eq!(mount["readOnly"].as_bool(), Some(true), "{file}");
+        let volume = r.pod_spec()["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| s(&v["name"]) == s(&mount["name"]))
+            .unwrap();
+        let secret = &volume["secret"];
+        let secret_name = format!("kokeilu-tls-{name}");
+        assert_eq!(s(&secret["secretName"]), secret_name, "{file}");
+        assert!(secrets.insert(secret_name), "{file}: a shared TLS Secret");
+        // `0440` in the manifest: octal for Kubernetes (YAML 1.1), a string to serde_norway.
+        let mode = match &secret["defaultMode"] {
+            Value::Number(n) => n.as_u64(),
+            Value::String(t) if t.starts_with('0') => u64::from_str_radix(t, 8).ok(),
+            _ => None,
+        };
+        assert_eq!(mode, Some(0o440), "{file}: defaultMode");
+        if let Some(items) = secret.get("items").and_then(Value::as_sequence) {
+            let keys: BTreeSet<&str> = items.iter().map(|i| s(&i["path"])).collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["tls.crt", "tls.key", "ca.crt"]),
                 "{file}"
             );
+        }
+        let security = &r.pod_spec()["securityContext"];
+        assert!(
+            security["fsGroup"].as_u64().is_some() && security["fsGroup"] == security["runAsGroup"],
+            "{file}: the 0440 key is readable through fsGroup = runAsGroup"
+        );
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            let p = c.get(probe).unwrap_or_else(|| panic!("{file}: no {probe}"));
+            let port = p
+                .get("grpc")
+                .or_else(|| p.get("httpGet"))
+                .unwrap_or_else(|| panic!("{file}: {probe} is neither grpc nor httpGet"))
+                .get("port")
+                .unwrap();
+            let port = resolve_port(c, port);
+            assert_eq!(port, ADMIN_PORT, "{file}: {probe} must use the admin port");
+            assert_ne!(port, GRPC_PORT, "{file}: {probe} on the mutual-TLS port");
+        }
+    }
+    assert_eq!(secrets.len(), 3, "{secrets:?}");
+}
+
+/// The open statistics: their own Service, with the statistics port alone; no other Service
+/// exposes that port, and the supervisor's gRPC Service does not.
+#[test]
+fn the_open_statistics_have_their_own_service() {
+    let resources = k8s_resources();
+    let (supervisor, _) = kokeilu_workloads(&resources)
+        .into_iter()
+        .find(|(_, sub)| *sub == "supervisor")
+        .unwrap();
+    let c = &supervisor.containers()[0];
+    let env = container_env(c);
+    assert_eq!(port_of(&env["KOKEILU_STATS_LISTEN"]), STATS_PORT);
+    let labels = supervisor.pod_labels();
+    let mut stats_services = Vec::new();
+    for r in &resources {
+        if r.kind() != "Service" || r.namespace != supervisor.namespace {
+            continue;
+        }
+        let selector = string_map(&r.doc["spec"]["selector"]);
+        if !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            continue;
+        }
+        let targets: Vec<u16> = r.doc["spec"]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| resolve_port(c, p.get("targetPort").unwrap_or(&p["port"])))
+            .collect();
+        if targets.contains(&STATS_PORT) {
             assert_eq!(
-                annotations["prometheus.io/port"].as_str(),
-                Some(ADMIN_PORT.to_string().as_str()),
-                "{file}"
+                targets,
+                [STATS_PORT],
+                "{}: {} exposes more",
+                r.file,
+                r.name()
             );
-            for c in template["spec"]["containers"].as_sequence().unwrap() {
-                assert!(
-                    image_names.contains(&s(&c["image"])),
-                    "{file}: image {:?}",
-                    c["image"]
+            stats_services.push(r.name().to_owned());
+        } else {
+            assert!(targets.contains(&GRPC_PORT), "{}: {}", r.file, r.name());
+        }
+    }
+    assert_eq!(stats_services, ["avi-statistics"]);
+}
+
+/// A flow a NetworkPolicy allows: from → to on protocol/port. Endpoints are `namespace/app`
+/// (`app.kubernetes.io/name`, or `*` for every pod), `clients-of:<identity>` (pods labelled
+/// `kokeilu.fi/client-of` in namespaces so labelled), `kube-system/kube-dns`, `anyone` or
+/// `outside the cluster` (an ipBlock).
+type Flow = (String, String, &'static str, u16);
+
+/// The flows of the README's diagram, and what running it needs. `{area}` stands for each trial
+/// area's slug, `{ns}` for every namespace of the base.
+const FLOWS: &[(&str, &str, &str, u16)] = &[
+    // Every service publishes and consumes through NATS; the Job provisions the streams.
+    (
+        "kokeilu-te-office/te-office",
+        "kokeilu-nats/nats",
+        "TCP",
+        NATS_PORT,
+    ),
+    (
+        "kokeilu-area-{area}/trial-area",
+        "kokeilu-nats/nats",
+        "TCP",
+        NATS_PORT,
+    ),
+    (
+        "kokeilu-avi/supervisor",
+        "kokeilu-nats/nats",
+        "TCP",
+        NATS_PORT,
+    ),
+    (
+        "kokeilu-nats/nats-provision",
+        "kokeilu-nats/nats",
+        "TCP",
+        NATS_PORT,
+    ),
+    // The NATS cluster's routes.
+    ("kokeilu-nats/nats", "kokeilu-nats/nats", "TCP", 6222),
+    // Each agency's own client systems call its gRPC port (mutual TLS).
+    (
+        "clients-of:te-office",
+        "kokeilu-te-office/te-office",
+        "TCP",
+        GRPC_PORT,
+    ),
+    (
+        "clients-of:area-{area}",
+        "kokeilu-area-{area}/trial-area",
+        "TCP",
+        GRPC_PORT,
+    ),
+    ("clients-of:avi", "kokeilu-avi/supervisor", "TCP", GRPC_PORT),
+    // The open statistics, to the public.
+    ("anyone", "kokeilu-avi/supervisor", "TCP", STATS_PORT),
+    // Prometheus scrapes the admin ports.
+    (
+        "kokeilu-observability/prometheus",
+        "kokeilu-te-office/te-office",
+        "TCP",
+        ADMIN_PORT,
+    ),
+    (
+        "kokeilu-observability/prometheus",
+        "kokeilu-area-{area}/trial-area",
+        "TCP",
+        ADMIN_PORT,
+    ),
+    (
+        "kokeilu-observability/prometheus",
+        "kokeilu-avi/supervisor",
+        "TCP",
+        ADMIN_PORT,
+    ),
+    // Traces to the collector.
+    (
+        "kokeilu-te-office/te-office",
+        "kokeilu-observability/otel-collector",
+        "TCP",
+        OTLP_PORT,
+    ),
+    (
+        "kokeilu-area-{area}/trial-area",
+        "kokeilu-observability/otel-collector",
+        "TCP",
+        OTLP_PORT,
+    ),
+    (
+        "kokeilu-avi/supervisor",
+        "kokeilu-observability/otel-collector",
+        "TCP",
+        OTLP_PORT,
+    ),
+    // Each service's own PostgreSQL, outside the cluster.
+    (
+        "kokeilu-te-office/te-office",
+        "outside the cluster",
+        "TCP",
+        POSTGRES_PORT,
+    ),
+    (
+        "kokeilu-area-{area}/trial-area",
+        "outside the cluster",
+        "TCP",
+        POSTGRES_PORT,
+    ),
+    (
+        "kokeilu-avi/supervisor",
+        "outside the cluster",
+        "TCP",
+        POSTGRES_PORT,
+    ),
+    // Names.
+    ("{ns}/*", "kube-system/kube-dns", "UDP", 53),
+    ("{ns}/*", "kube-system/kube-dns", "TCP", 53),
+];
+
+/// Pods a policy may name that the base does not run.
+const EXTERNAL_PODS: [&str; 1] = ["kokeilu-observability/prometheus"];
+
+fn match_labels(selector: &Value) -> BTreeMap<String, String> {
+    assert!(
+        selector.get("matchExpressions").is_none(),
+        "matchExpressions: keep the policies to matchLabels ({selector:?})"
+    );
+    string_map(&selector["matchLabels"])
+}
+
+/// The pods a selector names, as an endpoint's second half.
+fn pods_of(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else {
+        return "*".into();
+    };
+    let labels = match_labels(selector);
+    if labels.is_empty() {
+        return "*".into();
+    }
+    ["app.kubernetes.io/name", "k8s-app"]
+        .iter()
+        .find_map(|k| labels.get(*k).cloned())
+        .unwrap_or_else(|| panic!("pod selector {labels:?} names no app"))
+}
+
+fn peer_of(peer: &Value, own: &str) -> String {
+    if let Some(block) = peer.get("ipBlock") {
+        let cidr = s(&block["cidr"]);
+        assert!(
+            !["0.0.0.0/0", "::/0"].contains(&cidr),
+            "an ipBlock open to everything"
+        );
+        return "outside the cluster".into();
+    }
+    let namespace = match peer.get("namespaceSelector") {
+        None => own.to_owned(),
+        Some(selector) => {
+            let labels = match_labels(selector);
+            if let Some(client) = labels.get("kokeilu.fi/client-of") {
+                // The agency's client systems: the same label on their pods.
+                let pods = peer
+                    .get("podSelector")
+                    .map(match_labels)
+                    .unwrap_or_default();
+                assert_eq!(
+                    pods.get("kokeilu.fi/client-of"),
+                    Some(client),
+                    "clients of {client}: the pods must be labelled too"
                 );
-                let command: Vec<&str> =
-                    c["command"].as_sequence().unwrap().iter().map(s).collect();
-                assert!(
-                    bins.iter().any(|b| b == command[0]),
-                    "{file}: {command:?} is not in the image"
-                );
-                let args: Vec<&str> = c["args"].as_sequence().unwrap().iter().map(s).collect();
-                assert_eq!(args[0], "serve", "{file}");
-                let settings = &all[args[1]];
-                let ports: BTreeMap<&str, u64> = c["ports"]
-                    .as_sequence()
-                    .unwrap()
-                    .iter()
-                    .map(|p| (s(&p["name"]), p["containerPort"].as_u64().unwrap()))
-                    .collect();
-                assert_eq!(ports.get("metrics"), Some(&u64::from(ADMIN_PORT)), "{file}");
-                assert_eq!(ports.get("grpc"), Some(&u64::from(GRPC_PORT)), "{file}");
-                for e in c["env"].as_sequence().into_iter().flatten() {
-                    let var = s(&e["name"]);
-                    assert!(
-                        settings.contains_key(var),
-                        "{file}: {var} is no setting of serve {}",
-                        args[1]
-                    );
+                return format!("clients-of:{client}");
+            }
+            labels
+                .get("kubernetes.io/metadata.name")
+                .unwrap_or_else(|| panic!("namespace selector {labels:?} names no namespace"))
+                .clone()
+        }
+    };
+    format!("{namespace}/{}", pods_of(peer.get("podSelector")))
+}
+
+fn policy_ports(rule: &Value, what: &str) -> Vec<(&'static str, u16)> {
+    let ports = rule
+        .get("ports")
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("{what}: a rule without ports allows every port"));
+    ports
+        .iter()
+        .map(|p| {
+            let protocol = match p.get("protocol").map_or("TCP", s) {
+                "TCP" => "TCP",
+                "UDP" => "UDP",
+                other => panic!("{what}: protocol {other}"),
+            };
+            let port = p["port"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{what}: name ports by number"));
+            (protocol, u16::try_from(port).unwrap())
+        })
+        .collect()
+}
+
+/// (ingress flows, egress flows) the policies allow.
+fn allowed_flows(resources: &[K8s]) -> (BTreeSet<Flow>, BTreeSet<Flow>) {
+    let mut ingress = BTreeSet::new();
+    let mut egress = BTreeSet::new();
+    for r in resources.iter().filter(|r| r.kind() == "NetworkPolicy") {
+        let what = format!("{}: {}", r.file, r.name());
+        let spec = &r.doc["spec"];
+        let pods = format!("{}/{}", r.ns(), pods_of(Some(&spec["podSelector"])));
+        for rule in spec
+            .get("ingress")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let peers: Vec<String> = match rule.get("from").and_then(Value::as_sequence) {
+                None => vec!["anyone".into()],
+                Some(from) => from.iter().map(|p| peer_of(p, r.ns())).collect(),
+            };
+            for peer in peers {
+                for (protocol, port) in policy_ports(rule, &what) {
+                    ingress.insert((peer.clone(), pods.clone(), protocol, port));
                 }
-                checked += 1;
+            }
+        }
+        for rule in spec
+            .get("egress")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            let to = rule
+                .get("to")
+                .and_then(Value::as_sequence)
+                .unwrap_or_else(|| panic!("{what}: an egress rule to anywhere"));
+            for peer in to.iter().map(|p| peer_of(p, r.ns())) {
+                for (protocol, port) in policy_ports(rule, &what) {
+                    egress.insert((pods.clone(), peer.clone(), protocol, port));
+                }
             }
         }
     }
-    assert_eq!(checked, 3);
-    for var in common_env.keys() {
+    (ingress, egress)
+}
+
+/// Every namespace of the base denies all ingress and egress unless a policy allows it.
+#[test]
+fn every_namespace_denies_ingress_and_egress_by_default() {
+    let resources = k8s_resources();
+    for ns in resources.iter().filter(|r| r.kind() == "Namespace") {
+        let deny = resources.iter().find(|r| {
+            let spec = &r.doc["spec"];
+            r.kind() == "NetworkPolicy"
+                && r.ns() == ns.name()
+                && match_labels(&spec["podSelector"]).is_empty()
+                && spec["podSelector"].get("matchExpressions").is_none()
+                && spec["policyTypes"]
+                    .as_sequence()
+                    .is_some_and(|t| t.iter().any(|t| s(t) == "Ingress"))
+                && spec["policyTypes"]
+                    .as_sequence()
+                    .is_some_and(|t| t.iter().any(|t| s(t) == "Egress"))
+                && spec.get("ingress").is_none()
+                && spec.get("egress").is_none()
+        });
         assert!(
-            all.values().all(|s| s.contains_key(*var)),
-            "common-config: {var} is not a setting of every service"
+            deny.is_some(),
+            "{}: no default-deny policy for ingress and egress",
+            ns.name()
         );
     }
+}
+
+/// The policies allow exactly the flows of the README's diagram ([`FLOWS`]): each flow between
+/// two of the base's pods both as egress and as ingress, and nothing else.
+#[test]
+fn network_policies_allow_exactly_the_diagram_flows() {
+    let resources = k8s_resources();
+    let namespaces: Vec<&str> = resources
+        .iter()
+        .filter(|r| r.kind() == "Namespace")
+        .map(K8s::name)
+        .collect();
+    let areas: Vec<String> = kokeilu_workloads(&resources)
+        .iter()
+        .filter(|(_, sub)| *sub == "trial-area")
+        .map(|(r, _)| container_env(&r.containers()[0])["KOKEILU_AREA"].clone())
+        .collect();
+    assert!(!areas.is_empty());
+    let mut expected: BTreeSet<Flow> = BTreeSet::new();
+    for (from, to, protocol, port) in FLOWS {
+        let protocol: &'static str = protocol;
+        let mut rows = vec![(from.to_string(), to.to_string())];
+        if from.contains("{area}") || to.contains("{area}") {
+            rows = areas
+                .iter()
+                .map(|a| (from.replace("{area}", a), to.replace("{area}", a)))
+                .collect();
+        }
+        if from.contains("{ns}") {
+            rows = namespaces
+                .iter()
+                .map(|n| (from.replace("{ns}", n), to.to_string()))
+                .collect();
+        }
+        for (f, t) in rows {
+            expected.insert((f, t, protocol, *port));
+        }
+    }
+    let ours = |endpoint: &str| {
+        endpoint
+            .split_once('/')
+            .is_some_and(|(ns, _)| namespaces.contains(&ns))
+    };
+    let (ingress, egress) = allowed_flows(&resources);
+    for flow in &expected {
+        let (from, to, ..) = flow;
+        if ours(from) && !EXTERNAL_PODS.contains(&from.as_str()) {
+            assert!(
+                egress.contains(flow),
+                "{flow:?} is not allowed out of {from}"
+            );
+        }
+        if ours(to) && !EXTERNAL_PODS.contains(&to.as_str()) {
+            assert!(ingress.contains(flow), "{flow:?} is not allowed into {to}");
+        }
+    }
+    for flow in ingress.iter().chain(&egress) {
+        assert!(
+            expected.contains(flow),
+            "{flow:?} is allowed but is no flow of the diagram"
+        );
+    }
+    // Every pod a policy names is one the base runs (or Prometheus), and every port let in is
+    // one its containers listen on.
+    for (from, to, _, port) in ingress.iter().chain(&egress) {
+        for endpoint in [from, to] {
+            if !ours(endpoint) || EXTERNAL_PODS.contains(&endpoint.as_str()) {
+                continue;
+            }
+            let (ns, app) = endpoint.split_once('/').unwrap();
+            if app == "*" {
+                continue;
+            }
+            let workload = resources
+                .iter()
+                .find(|r| {
+                    ["Deployment", "StatefulSet", "Job"].contains(&r.kind())
+                        && r.ns() == ns
+                        && r.pod_labels()
+                            .get("app.kubernetes.io/name")
+                            .map(String::as_str)
+                            == Some(app)
+                })
+                .unwrap_or_else(|| panic!("{endpoint}: no such pods"));
+            if endpoint == to && ingress.contains(&(from.clone(), to.clone(), "TCP", *port)) {
+                assert!(
+                    workload.containers().iter().any(|c| {
+                        c["ports"]
+                            .as_sequence()
+                            .into_iter()
+                            .flatten()
+                            .any(|p| p["containerPort"].as_u64() == Some(u64::from(*port)))
+                    }),
+                    "{endpoint} does not listen on {port}"
+                );
+            }
+        }
+    }
+    // The label the agencies' client systems carry is documented.
+    let readme = read("deploy/README.md");
+    assert!(readme.contains("kokeilu.fi/client-of"));
 }
 
 /// Every metric name in a PromQL expression (labels and functions are told apart by the lists).
@@ -1031,8 +1797,12 @@ fn the_streams_are_provisioned_by_the_operator_before_the_services_start() {
         }
     }
 
-    let job = yaml("deploy/k8s/nats-provision-job.yaml");
-    assert_eq!(s(&job["kind"]), "Job");
+    let resources = k8s_resources();
+    let job = &resources
+        .iter()
+        .find(|r| r.kind() == "Job" && r.name() == "nats-provision")
+        .expect("no Job nats-provision")
+        .doc;
     let container = &job["spec"]["template"]["spec"]["containers"][0];
     let args: Vec<&str> = container["args"]
         .as_sequence()
@@ -1053,11 +1823,11 @@ fn the_streams_are_provisioned_by_the_operator_before_the_services_start() {
         "kokeilu-common",
         "the Job takes the services' NATS URL, CA and replicas"
     );
-    let nats = yaml_docs("deploy/k8s/nats.yaml");
-    let statefulset = nats
+    let statefulset = &resources
         .iter()
-        .find(|d| s(&d["kind"]) == "StatefulSet")
-        .unwrap();
+        .find(|r| r.kind() == "StatefulSet" && r.name() == "nats")
+        .unwrap()
+        .doc;
     let secrets: Vec<&str> = statefulset["spec"]["template"]["spec"]["containers"][0]["envFrom"]
         .as_sequence()
         .unwrap()
