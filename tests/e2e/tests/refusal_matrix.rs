@@ -7,6 +7,8 @@
 //! including ones added later: a new RPC lands in this matrix without a line here. That the right
 //! identity's calls also *succeed* with real requests is what the flow tests show.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;
