@@ -294,6 +294,8 @@ async fn malformed_and_oversize_protobuf_changes_nothing_and_panics_nothing() {
                                 Code::NotFound,
                                 Code::FailedPrecondition,
                                 Code::OutOfRange,
+                                // a random area_id naming another area
+                                Code::PermissionDenied,
                             ]
                         };
                         assert!(
