@@ -17,52 +17,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::{Buf, BufMut};
 use kokeilu_platform::identity::Identity;
 use kokeilu_test_support::TestBackend;
 use prost::Message;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use support::raw::{call, methods_of};
 use support::*;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::{Code, Status};
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
+use tonic::Code;
 
 /// One malformed input.
 fn malformed(rng: &mut StdRng, case: usize) -> Vec<u8> {
@@ -123,57 +85,6 @@ fn malformed(rng: &mut StdRng, case: usize) -> Vec<u8> {
             v.extend(std::iter::repeat_n(b'a', 600 * 1024));
             v
         }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Method {
-    path: String,
-    client_streaming: bool,
-    server_streaming: bool,
-}
-
-fn methods_of(service: &str) -> Vec<Method> {
-    let set = prost_types::FileDescriptorSet::decode(kokeilu_proto::FILE_DESCRIPTOR_SET).unwrap();
-    let mut out = Vec::new();
-    for file in set.file {
-        let package = file.package.clone().unwrap_or_default();
-        for s in &file.service {
-            if format!("{package}.{}", s.name()) != service {
-                continue;
-            }
-            for m in &s.method {
-                out.push(Method {
-                    path: format!("/{service}/{}", m.name()),
-                    client_streaming: m.client_streaming(),
-                    server_streaming: m.server_streaming(),
-                });
-            }
-        }
-    }
-    assert!(!out.is_empty(), "{service} has no methods");
-    out
-}
-
-async fn call(
-    channel: tonic::transport::Channel,
-    method: &Method,
-    body: Vec<u8>,
-) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(usize::MAX);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let path: http::uri::PathAndQuery = method.path.parse().unwrap();
-    assert!(!method.client_streaming, "no Kokeilu RPC streams requests");
-    if method.server_streaming {
-        grpc.server_streaming(tonic::Request::new(body), path, Raw)
-            .await
-            .map(drop)
-    } else {
-        grpc.unary(tonic::Request::new(body), path, Raw)
-            .await
-            .map(drop)
     }
 }
 
@@ -267,7 +178,7 @@ async fn malformed_and_oversize_protobuf_changes_nothing_and_panics_nothing() {
     let mut calls = 0;
     for (url, identity, service) in &targets {
         let channel = kokeilu_test_support::channel(url, identity).await;
-        for method in methods_of(service) {
+        for method in methods_of(kokeilu_proto::FILE_DESCRIPTOR_SET, service) {
             for case in 0..16 {
                 let body = malformed(&mut rng, case);
                 let oversize = body.len() > 256 * 1024;

@@ -13,83 +13,12 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use bytes::{Buf, BufMut};
 use kokeilu_platform::identity::Identity;
 use kokeilu_platform::tls::TlsFiles;
 use kokeilu_test_support::TestBackend;
-use prost::Message;
+use support::raw::{self, Method, methods_of};
 use support::*;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
-
-/// Passes request and response bytes through unchanged.
-#[derive(Debug, Clone, Copy, Default)]
-struct Raw;
-
-impl Codec for Raw {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = Raw;
-    type Decoder = Raw;
-
-    fn encoder(&mut self) -> Self::Encoder {
-        Raw
-    }
-
-    fn decoder(&mut self) -> Self::Decoder {
-        Raw
-    }
-}
-
-impl Encoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl Decoder for Raw {
-    type Item = Vec<u8>;
-    type Error = Status;
-
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
-    }
-}
-
-/// One method as the descriptors declare it.
-#[derive(Debug, Clone)]
-struct Method {
-    path: String,
-    client_streaming: bool,
-    server_streaming: bool,
-}
-
-fn methods_of(fds: &[u8], service: &str) -> Vec<Method> {
-    let set = prost_types::FileDescriptorSet::decode(fds).unwrap();
-    let mut out = Vec::new();
-    for file in set.file {
-        let package = file.package.clone().unwrap_or_default();
-        for s in &file.service {
-            let full = format!("{package}.{}", s.name());
-            if full != service {
-                continue;
-            }
-            for m in &s.method {
-                out.push(Method {
-                    path: format!("/{full}/{}", m.name()),
-                    client_streaming: m.client_streaming(),
-                    server_streaming: m.server_streaming(),
-                });
-            }
-        }
-    }
-    assert!(!out.is_empty(), "no methods found for {service}");
-    out
-}
 
 /// Every method a deployment serves: its own service, health and reflection.
 fn served(service: &str) -> Vec<Method> {
@@ -109,32 +38,9 @@ fn served(service: &str) -> Vec<Method> {
     all
 }
 
-/// Calls `method` with an empty message over `channel`: the status, `Ok` when the service
-/// answered (for a stream: when the stream started).
+/// Calls `method` with an empty message over `channel`.
 async fn call(channel: tonic::transport::Channel, method: &Method) -> Result<(), Status> {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready()
-        .await
-        .map_err(|e| Status::unavailable(e.to_string()))?;
-    let path: http::uri::PathAndQuery = method.path.parse().unwrap();
-    match (method.client_streaming, method.server_streaming) {
-        (false, false) => grpc
-            .unary(tonic::Request::new(Vec::new()), path, Raw)
-            .await
-            .map(drop),
-        (false, true) => grpc
-            .server_streaming(tonic::Request::new(Vec::new()), path, Raw)
-            .await
-            .map(drop),
-        (true, _) => grpc
-            .streaming(
-                tonic::Request::new(tokio_stream::iter([Vec::new()])),
-                path,
-                Raw,
-            )
-            .await
-            .map(drop),
-    }
+    raw::call(channel, method, Vec::new()).await
 }
 
 /// Calls as a client presenting `files`; a failed handshake is the error it gives.

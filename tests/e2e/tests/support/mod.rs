@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
+pub mod raw;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
