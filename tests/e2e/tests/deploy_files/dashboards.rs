@@ -102,14 +102,16 @@ fn dashboard_and_alerts_use_the_contract_metric_names() {
             check_expr(name, s(&rule["expr"]), &mut alert_metrics);
         }
     }
-    // A stalled relay (backlog without publishes, or an old row) and dead-letter growth.
+    // A stalled relay (backlog without publishes, or an old row), dead-letter growth and any
+    // security event.
     for needed in [
         "kokeilu_outbox_backlog",
         "messaging_client_sent_messages_total",
         "kokeilu_outbox_oldest_age_seconds",
         "kokeilu_dead_letters_total",
+        "kokeilu_security_events_total",
     ] {
         assert!(alert_metrics.contains(needed), "no alert on {needed}");
     }
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
 }

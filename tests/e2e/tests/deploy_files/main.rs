@@ -28,7 +28,7 @@ const POSTGRES_PORT: u16 = 5432;
 const OTLP_PORT: u16 = 4317;
 
 /// The exposition names of the metrics contract (`kokeilu_platform::metrics`).
-const METRICS: [&str; 12] = [
+const METRICS: [&str; 14] = [
     "rpc_server_call_duration_seconds",
     "messaging_client_sent_messages_total",
     "messaging_client_consumed_messages_total",
@@ -41,6 +41,8 @@ const METRICS: [&str; 12] = [
     "kokeilu_deadline_sweeps_total",
     "kokeilu_deadline_sweep_duration_seconds",
     "kokeilu_compliance_events_total",
+    "kokeilu_security_events_total",
+    "kokeilu_requests_shed_total",
 ];
 /// Their histograms (which expose `_bucket`, `_sum` and `_count` series).
 const HISTOGRAMS: [&str; 3] = [
