@@ -57,8 +57,9 @@ pub const DLQ_CONSUMER: &str = "Kokeilu-Consumer";
 /// because it is not bound to the party that NATS authenticated. [`DLQ_REASON`] says why.
 pub const DLQ_SECURITY_EVENT: &str = "Kokeilu-Security-Event";
 
-/// The largest message a consumer decodes; a larger one is dead-lettered unread.
-pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The largest message a consumer decodes (the largest any stream accepts); a larger one, from a
+/// stream configured otherwise, is dead-lettered unread.
+pub const MAX_MESSAGE_BYTES: usize = crate::streams::LARGE_MESSAGE as usize;
 
 /// One decoded message handed to a [`Handler`].
 #[derive(Debug, Clone)]

@@ -286,6 +286,23 @@ async fn malformed_and_oversize_protobuf_changes_nothing_and_panics_nothing() {
             }
         }
     }
+    // Larger than the stream's largest message (and NATS's payload limit): refused at publish,
+    // so it never reaches a consumer.
+    let huge = vec![0u8; 2 * 1024 * 1024];
+    let refused = match js
+        .publish(
+            kokeilu_proto::subjects::supervision_fact("kainuu"),
+            huge.into(),
+        )
+        .await
+    {
+        Err(_) => true,
+        Ok(ack) => ack.await.is_err(),
+    };
+    assert!(
+        refused,
+        "a 2 MiB message was accepted onto the supervision stream"
+    );
     // Each one ends in the dead-letter stream, and only there.
     kokeilu_test_support::wait_for(
         "every malformed message dead-lettered",
