@@ -303,8 +303,32 @@ impl<H: Handler> Consumer<H> {
 
     /// Consumes until `cancel`; then stops fetching and lets in-flight messages finish.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let consumer = self.ensure().await?;
-        let mut messages = consumer.messages().await?;
+        // NATS may be unreachable when the consumer starts (a restart of the cluster, a slow
+        // start): wait for it, as the relay does, rather than stopping the service.
+        let mut backoff = Duration::from_millis(200);
+        let (consumer, mut messages) = loop {
+            let attempt = async {
+                let consumer = self.ensure().await?;
+                let messages = consumer.messages().await?;
+                anyhow::Ok((consumer, messages))
+            };
+            match attempt.await {
+                Ok(started) => break started,
+                Err(e) => {
+                    tracing::warn!(
+                        consumer = %self.config.durable,
+                        error = format!("{e:#}"),
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "cannot start consuming; retrying"
+                    );
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         let meters = Arc::new(Meters::new(&self.config.durable));
         let lag = CancellationToken::new();
         let _stop_lag = lag.clone().drop_guard();
