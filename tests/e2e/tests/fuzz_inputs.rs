@@ -90,33 +90,7 @@ fn malformed(rng: &mut StdRng, case: usize) -> Vec<u8> {
 
 /// Row counts of every table except the consumers' inboxes.
 async fn tables(sys: &InProcess) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    let mut dbs = vec![
-        ("te-office", sys.te_office.db.clone()),
-        ("supervisor", sys.supervisor.db.clone()),
-    ];
-    for (area, running) in &sys.areas {
-        dbs.push((area.as_str(), running.db.clone()));
-    }
-    for (name, db) in dbs {
-        let names: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name <> 'inbox'",
-        )
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
-        for table in names {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM \"{table}\""
-            )))
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-            out.insert(format!("{name}.{table}"), n);
-        }
-    }
-    out
+    table_counts(sys, &["inbox"]).await
 }
 
 fn seed() -> u64 {

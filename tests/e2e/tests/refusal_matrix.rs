@@ -81,31 +81,7 @@ fn assert_no_answer(result: &Result<(), Status>, who: &str, method: &Method) {
 
 /// Row counts of every table of every service database, and every stream's message count.
 async fn snapshot(sys: &InProcess) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    let mut dbs = vec![
-        ("te-office", sys.te_office.db.clone()),
-        ("supervisor", sys.supervisor.db.clone()),
-    ];
-    for (area, running) in &sys.areas {
-        dbs.push((area.as_str(), running.db.clone()));
-    }
-    for (name, db) in dbs {
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-        )
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
-        for table in tables {
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT COUNT(*) FROM \"{table}\""
-            )))
-            .fetch_one(db.pool())
-            .await
-            .unwrap();
-            out.insert(format!("{name}.{table}"), n);
-        }
-    }
+    let mut out = table_counts(sys, &[]).await;
     let js = sys.js().await;
     for stream in [
         kokeilu_proto::subjects::REFERRAL_STREAM,

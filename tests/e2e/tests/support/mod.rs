@@ -266,6 +266,37 @@ pub async fn count(db: &Db, table: &'static str) -> i64 {
     .unwrap()
 }
 
+/// Row counts of every table of every service database (SQLite), as `service.table`, leaving out
+/// the tables named in `except`.
+pub async fn table_counts(sys: &InProcess, except: &[&str]) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    let mut dbs = vec![
+        ("te-office", sys.te_office.db.clone()),
+        ("supervisor", sys.supervisor.db.clone()),
+    ];
+    for (area, running) in &sys.areas {
+        dbs.push((area.as_str(), running.db.clone()));
+    }
+    for (name, db) in dbs {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+        for table in tables.iter().filter(|t| !except.contains(&t.as_str())) {
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) FROM \"{table}\""
+            )))
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+            out.insert(format!("{name}.{table}"), n);
+        }
+    }
+    out
+}
+
 /// Messages stored in a JetStream stream.
 pub async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> u64 {
     js.get_stream(stream)
