@@ -200,6 +200,10 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // A failing assertion must not leave the stack running.
+    let guard = StopOnDrop(nix::unistd::Pid::from_raw(
+        i32::try_from(child.id()).unwrap(),
+    ));
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -266,11 +270,7 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
         streams.iter().all(|s| s["result"] == "unchanged"),
         "{provisioned}"
     );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
+    drop(guard);
     let status = child.wait().unwrap();
     assert!(status.success(), "{status}");
     let rest: Vec<String> = rx.iter().collect();
@@ -293,6 +293,16 @@ fn up_runs_the_system_and_the_demo_ends_with_avis_events() {
     assert!(!kokeilu_platform::privacy::contains_identity_code(
         format!("{text}\n{}", rest.join("\n")).as_bytes()
     ));
+}
+
+/// Sends SIGINT to `kokeilu up` when dropped (also when a test panics), so it stops its services
+/// and NATS.
+struct StopOnDrop(nix::unistd::Pid);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGINT);
+    }
 }
 
 /// Polls `check` every 100 ms until it gives a value; panics with `what` after `timeout`.
@@ -451,13 +461,7 @@ fn up_restarts_a_killed_service_and_the_flow_completes() {
     let stderr = collect(Box::new(child.stderr.take().unwrap()));
     let text = |lines: &Arc<Mutex<Vec<String>>>| lines.lock().unwrap().join("\n");
     // Whatever happens below, the stack does not outlive the test.
-    struct Guard(nix::unistd::Pid);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            let _ = nix::sys::signal::kill(self.0, nix::sys::signal::Signal::SIGINT);
-        }
-    }
-    let guard = Guard(up_pid);
+    let guard = StopOnDrop(up_pid);
 
     poll("kokeilu up to be ready", Duration::from_secs(120), || {
         if let Ok(Some(status)) = child.try_wait() {
