@@ -294,6 +294,27 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
         .unwrap()
         .into_inner();
     let mut kainuu = sys.area("kainuu").await;
+    // The request travels to the area over NATS: answer it once it is there.
+    kokeilu_test_support::wait_for(
+        "the information request at the area",
+        std::time::Duration::from_secs(30),
+        || {
+            let mut kainuu = kainuu.clone();
+            let id = action.action_id.clone();
+            async move {
+                let actions = kainuu
+                    .list_supervisory_actions(
+                        kokeilu_proto::trialarea::ListSupervisoryActionsRequest::default(),
+                    )
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .actions;
+                actions.iter().any(|a| a.action_id == id).then_some(())
+            }
+        },
+    )
+    .await;
     kainuu
         .answer_information_request(kokeilu_proto::trialarea::AnswerInformationRequestRequest {
             area_id: String::new(),
