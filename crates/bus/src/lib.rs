@@ -24,6 +24,7 @@ pub mod consumer;
 pub mod db;
 pub mod envelope;
 pub mod feed;
+pub mod idempotency;
 pub mod inbox;
 pub mod nats;
 pub mod outbox;

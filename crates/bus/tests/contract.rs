@@ -43,6 +43,8 @@ on_both_backends!(
     relay_publishes_each_row_once_and_marks_it_sent,
     inbox_tells_repeats_apart,
     consumer_applies_each_message_once,
+    idempotency_keys_replay_the_first_response,
+    concurrent_calls_with_one_key_do_the_work_once,
 );
 
 fn clock() -> SharedClock {
@@ -311,4 +313,93 @@ async fn consumer_applies_each_message_once(backend: TestBackend) {
     cancel.cancel();
     task.await.unwrap().unwrap();
     let _ = futures::stream::iter([0]).next().await;
+}
+
+async fn idempotency_keys_replay_the_first_response(backend: TestBackend) {
+    use kokeilu_bus::idempotency::{self, Claim};
+    let Some((_t, db)) = db(backend).await else {
+        return;
+    };
+    let m = "/kokeilu.test.v1.Test/Do";
+    let (a, b) = (
+        idempotency::fingerprint(b"a"),
+        idempotency::fingerprint(b"b"),
+    );
+    // A claim rolled back with a failed call leaves nothing behind.
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(
+        idempotency::claim(&mut tx, m, "k", &a, Utc::now())
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    tx.rollback().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(
+        idempotency::claim(&mut tx, m, "k", &b, Utc::now())
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    idempotency::complete(&mut tx, m, "k", b"first")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    assert_eq!(
+        idempotency::claim(&mut tx, m, "k", &b, Utc::now())
+            .await
+            .unwrap(),
+        Claim::Replay(b"first".to_vec())
+    );
+    assert_eq!(
+        idempotency::claim(&mut tx, m, "k", &a, Utc::now())
+            .await
+            .unwrap(),
+        Claim::Conflict
+    );
+    // Keys are per method.
+    assert_eq!(
+        idempotency::claim(&mut tx, "/other", "k", &a, Utc::now())
+            .await
+            .unwrap(),
+        Claim::New
+    );
+    tx.rollback().await.unwrap();
+}
+
+async fn concurrent_calls_with_one_key_do_the_work_once(backend: TestBackend) {
+    use kokeilu_bus::idempotency::{self, Claim};
+    let Some((_t, db)) = db(backend).await else {
+        return;
+    };
+    let m = "/kokeilu.test.v1.Test/Do";
+    let f = idempotency::fingerprint(b"same");
+    let call = |n: u8| {
+        let db = db.clone();
+        let f = f.clone();
+        async move {
+            let mut tx = db.begin().await.unwrap();
+            let claim = idempotency::claim(&mut tx, m, "k", &f, Utc::now())
+                .await
+                .unwrap();
+            if claim == Claim::New {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                idempotency::complete(&mut tx, m, "k", &[n]).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+            claim
+        }
+    };
+    let claims = futures::future::join_all((0..4).map(call)).await;
+    let new = claims.iter().filter(|c| **c == Claim::New).count();
+    assert_eq!(new, 1, "{claims:?}");
+    let first = claims
+        .iter()
+        .position(|c| *c == Claim::New)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap();
+    for c in claims.iter().filter(|c| **c != Claim::New) {
+        assert_eq!(*c, Claim::Replay(vec![first]));
+    }
 }
