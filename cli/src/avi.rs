@@ -109,6 +109,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                     area_id: area,
                     referral_ids: referrals,
                     purpose,
+                    ..Default::default()
                 })
                 .await
                 .map_err(grpc_err)?
@@ -180,6 +181,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                     area_id: area,
                     text,
                     deadline: Some(date_from_naive(deadline)),
+                    ..Default::default()
                 })
                 .await
                 .map_err(grpc_err)?
@@ -193,6 +195,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .issue_remark(avi::IssueRemarkRequest {
                     area_id: area,
                     text,
+                    ..Default::default()
                 })
                 .await
                 .map_err(grpc_err)?
@@ -214,6 +217,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                     text,
                     effective_from: Some(date_from_naive(from)),
                     partial,
+                    ..Default::default()
                 })
                 .await
                 .map_err(grpc_err)?
@@ -258,6 +262,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .answer_information_request(ta::AnswerInformationRequestRequest {
                     area_id: args.area,
                     action_id: args.action_id,
+                    ..Default::default()
                 })
                 .await
                 .map_err(grpc_err)?

@@ -217,6 +217,7 @@ pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
                 job_search_start_date: Some(date_from_naive(args.job_search_start)),
                 grounds,
                 facts: None,
+                ..Default::default()
             }),
         })
         .await
@@ -259,6 +260,7 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: args.area,
             referral_id: args.referral_id,
+            ..Default::default()
         })
         .await
         .map_err(grpc_err)?
@@ -311,6 +313,7 @@ pub async fn reject(args: RejectArgs) -> anyhow::Result<()> {
         referral_id: args.referral_id.clone(),
         reason: reason as i32,
         detail: args.detail,
+        ..Default::default()
     })
     .await
     .map_err(grpc_err)?;

@@ -236,6 +236,7 @@ async fn all_events(
                 kinds: kinds.to_vec(),
                 after_cursor: cursor.clone(),
                 page_size: 1000,
+                ..Default::default()
             })
             .await
             .map_err(grpc_err)?
@@ -391,6 +392,7 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
                 referral_id: id.clone(),
                 kind: ta::ServiceEventKind::InitialInterview as i32,
                 date: Some(date_from_naive(today)),
+                ..Default::default()
             })
             .await
             .map_err(grpc_err)?;

@@ -144,6 +144,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                             reason: kokeilu_proto::referral::RejectionReason::NotInTargetGroup
                                 as i32,
                             detail: "ei kohderyhmässä haastattelun perusteella".into(),
+                            ..Default::default()
                         })
                         .await
                         .is_ok()
@@ -151,6 +152,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                         c.acknowledge_client(ta::AcknowledgeClientRequest {
                             area_id: area.clone(),
                             referral_id: r.referral_id.clone(),
+                            ..Default::default()
                         })
                         .await
                         .is_ok()
@@ -198,6 +200,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                             job_search_start_date: Some(date_from_naive(s.job_search_start)),
                             grounds: Vec::new(),
                             facts: Some(s.facts),
+                            ..Default::default()
                         }),
                     })
                     .await;

@@ -229,7 +229,45 @@ pub const TABLE: &[Rule] = &[
         true,
     ),
     rule(
+        "/kokeilu.supervisor.v1.SupervisorService/LiftSuspension",
+        AVI_ONLY,
+        Pseudonymous,
+        true,
+    ),
+    rule(
         "/kokeilu.supervisor.v1.SupervisorService/ListActions",
+        AVI_ONLY,
+        Pseudonymous,
+        false,
+    ),
+    // Complaints name clients by referral id and may tell their story: AVI's own.
+    rule(
+        "/kokeilu.supervisor.v1.SupervisorService/ReceiveComplaint",
+        AVI_ONLY,
+        Pseudonymous,
+        true,
+    ),
+    rule(
+        "/kokeilu.supervisor.v1.SupervisorService/DecideComplaint",
+        AVI_ONLY,
+        Pseudonymous,
+        true,
+    ),
+    rule(
+        "/kokeilu.supervisor.v1.SupervisorService/GetComplaint",
+        AVI_ONLY,
+        Pseudonymous,
+        false,
+    ),
+    rule(
+        "/kokeilu.supervisor.v1.SupervisorService/ListComplaints",
+        AVI_ONLY,
+        Pseudonymous,
+        false,
+    ),
+    // The notice quotes the procedures' texts, which may refer to clients by referral id.
+    rule(
+        "/kokeilu.supervisor.v1.SupervisorService/GetMinistryNotice",
         AVI_ONLY,
         Pseudonymous,
         false,

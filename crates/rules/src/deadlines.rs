@@ -62,6 +62,10 @@ pub struct Due {
     pub due: NaiveDate,
     pub count: u32,
     pub rule: RuleVersion,
+    /// Set when the due date rests on an interpretation rather than the letter of the law: the
+    /// text says which.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<&'static str>,
 }
 
 fn months(d: NaiveDate, n: u32) -> NaiveDate {
@@ -101,6 +105,7 @@ pub fn initial_interview(start: NaiveDate) -> Due {
         due,
         count: 1,
         rule,
+        interpretation: None,
     }
 }
 
@@ -142,6 +147,7 @@ pub fn after_initial_interview_with(
         due: deadline_on_working_day(months(held, 3)),
         count: if supplementary_first { 4 } else { 5 },
         rule,
+        interpretation: None,
     }];
     due.extend(half_yearly(start, 1));
     due
@@ -171,6 +177,7 @@ pub fn regular_after(start: NaiveDate, last: NaiveDate) -> Due {
         due: deadline_on_working_day(nominal),
         count: 1,
         rule,
+        interpretation: None,
     }
 }
 
@@ -196,6 +203,7 @@ pub fn half_yearly(start: NaiveDate, period: u32) -> Option<Due> {
         due: deadline_on_working_day(months(mark, 1)),
         count: 2,
         rule,
+        interpretation: None,
     })
 }
 
@@ -206,6 +214,85 @@ pub fn statement(received: NaiveDate) -> Due {
         due: deadline_on_working_day(received.checked_add_days(Days::new(7)).unwrap_or(received)),
         count: 1,
         rule: RuleVersion::new("TEM decree 153/2021 § 1", date(2021, 3, 1)),
+        interpretation: None,
+    }
+}
+
+/// The interpretation applied when a statutory deadline had already passed when the area
+/// received the client (DOMAIN.md § 1.b, "Whose deadline is it").
+pub const FROM_RECEIPT: &str = "the statutory deadline had passed before the area received the \
+     client (its competence starts at receipt, 1269/2020 24 §): the area holds it within the same \
+     period counted from its receipt";
+
+/// Why the area owes no initial interview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoInterview {
+    /// The TE office held the initial interview of this job search before the transfer.
+    HeldByTeOffice,
+    /// The previous job search ended less than 6 months before this one began (from 2.5.2022).
+    SixMonthRule,
+}
+
+/// The initial interview a trial area owes a referred client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "required", rename_all = "snake_case")]
+pub enum AreaInterview {
+    /// Due as `Due` says (with `interpretation` set when counted from receipt).
+    Required(Due),
+    /// None is owed.
+    NotRequired { why: NoInterview },
+}
+
+/// The initial interview a trial area owes a client whose job search began on `start` and whose
+/// referral it received on `received` (1269/2020 24 §: the area's competence starts at receipt,
+/// and no deadline that fell due before it is the area's). `te_office_held`: the day the TE
+/// office held the initial interview of this job search, if it did; `previous_job_search_ended`:
+/// for the 6-month rule.
+///
+/// The statutory deadline counts from the start of the job search. When it fell before
+/// `received`, the area holds the interview within the same period counted from `received`
+/// ([`FROM_RECEIPT`], an interpretation, labelled as one).
+pub fn area_initial_interview(
+    start: NaiveDate,
+    received: NaiveDate,
+    te_office_held: Option<NaiveDate>,
+    previous_job_search_ended: Option<NaiveDate>,
+) -> AreaInterview {
+    if te_office_held.is_some_and(|held| held >= start) {
+        return AreaInterview::NotRequired {
+            why: NoInterview::HeldByTeOffice,
+        };
+    }
+    if !initial_interview_required(start, previous_job_search_ended) {
+        return AreaInterview::NotRequired {
+            why: NoInterview::SixMonthRule,
+        };
+    }
+    AreaInterview::Required(from_receipt(initial_interview(start), start, received))
+}
+
+/// `statutory`, a deadline whose period began on `period_start`, as the area owes it when it
+/// received the client on `received`: unchanged when it falls on or after `received`; else due
+/// after the same period counted from `received` ([`FROM_RECEIPT`]). Periods in working days
+/// (the Nordic model and the permanent law) stay in working days; calendar periods stay calendar.
+pub fn from_receipt(statutory: Due, period_start: NaiveDate, received: NaiveDate) -> Due {
+    if statutory.due >= received {
+        return statutory;
+    }
+    let due = if statutory.kind == Kind::InitialInterview && nordic(period_start) {
+        add_working_days(received, 5)
+    } else {
+        let days = (statutory.due - period_start).num_days().max(0);
+        let nominal = received
+            .checked_add_days(Days::new(days.unsigned_abs()))
+            .unwrap_or(NaiveDate::MAX);
+        deadline_on_working_day(nominal)
+    };
+    Due {
+        due,
+        interpretation: Some(FROM_RECEIPT),
+        ..statutory
     }
 }
 
@@ -288,6 +375,59 @@ mod tests {
         assert_eq!(
             half_yearly(day(2024, 1, 1), 2).unwrap().due,
             day(2025, 2, 3)
+        );
+    }
+
+    #[test]
+    fn the_area_owes_no_deadline_that_fell_before_it_had_the_client() {
+        // Referred on Wed 4.9.2024, received the same day; job search from Mon 2.9.2024: the
+        // statutory 5 working days (Mon 9.9) still lie ahead.
+        let AreaInterview::Required(d) =
+            area_initial_interview(day(2024, 9, 2), day(2024, 9, 4), None, None)
+        else {
+            panic!("required")
+        };
+        assert_eq!((d.due, d.interpretation), (day(2024, 9, 9), None));
+        // Job search from 19.8.2024 (due 26.8), received 2.9: 5 working days from receipt.
+        let AreaInterview::Required(d) =
+            area_initial_interview(day(2024, 8, 19), day(2024, 9, 2), None, None)
+        else {
+            panic!("required")
+        };
+        assert_eq!(d.due, day(2024, 9, 9));
+        assert_eq!(d.interpretation, Some(FROM_RECEIPT));
+        assert!(d.due >= day(2024, 9, 2));
+        // The 2021 start batch: job search from 1.12.2020, received Mon 1.3.2021: two weeks
+        // from receipt, Mon 15.3.2021.
+        let AreaInterview::Required(d) =
+            area_initial_interview(day(2020, 12, 1), day(2021, 3, 1), None, None)
+        else {
+            panic!("required")
+        };
+        assert_eq!(d.due, day(2021, 3, 15));
+        assert_eq!(d.rule.law, "JTYPL 2:4 § 1 mom (916/2012)");
+        // Held by the TE office, or within 6 months of the previous job search: none owed.
+        assert_eq!(
+            area_initial_interview(
+                day(2024, 8, 19),
+                day(2024, 9, 2),
+                Some(day(2024, 8, 21)),
+                None
+            ),
+            AreaInterview::NotRequired {
+                why: NoInterview::HeldByTeOffice
+            }
+        );
+        assert_eq!(
+            area_initial_interview(
+                day(2024, 8, 19),
+                day(2024, 9, 2),
+                None,
+                Some(day(2024, 5, 1))
+            ),
+            AreaInterview::NotRequired {
+                why: NoInterview::SixMonthRule
+            }
         );
     }
 

@@ -13,6 +13,7 @@
 //! - [`eligibility`]: who is a trial client of which area on a date (1269/2020 4–6 §, 505/2017).
 //! - [`deadlines`]: service-process and statement deadlines by date (JTYPL 2 ch., 153/2021).
 //! - [`competence`]: which statements the municipality may issue on a date (1269/2020 12–12 b §).
+//! - [`suspension`]: what an AVI suspension covers on a date (1269/2020 22 §).
 
 pub mod competence;
 pub mod deadlines;
@@ -20,6 +21,7 @@ pub mod eligibility;
 pub mod hetu;
 pub mod registry;
 mod rule;
+pub mod suspension;
 pub mod workdays;
 
 pub use rule::RuleVersion;

@@ -42,6 +42,7 @@ impl Ledger {
             effective_from: a.effective_from.map(date_from_naive),
             partial: a.partial,
             issued_at: Some(timestamp_from(now)),
+            ..Default::default()
         };
         let mut tx = self.store.begin().await?;
         self.store.insert_action(&mut tx, &action, now).await?;

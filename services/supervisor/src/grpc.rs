@@ -54,7 +54,7 @@ fn kinds(v: &[i32]) -> Result<Vec<ComplianceKind>, Error> {
             Ok(sv::ComplianceKind::StatementOutsideCompetence) => {
                 Ok(ComplianceKind::StatementOutsideCompetence)
             }
-            Ok(sv::ComplianceKind::Unspecified) | Err(_) => {
+            Ok(sv::ComplianceKind::Retraction | sv::ComplianceKind::Unspecified) | Err(_) => {
                 Err(Error::field("kinds", "unknown compliance kind"))
             }
         })
@@ -76,6 +76,7 @@ pub fn compliance_event(e: &ComplianceEvent) -> sv::ComplianceEvent {
         detail: e.detail.clone(),
         rule: e.rule.clone(),
         detected_at: Some(timestamp_from(e.detected_at)),
+        ..Default::default()
     }
 }
 
@@ -204,6 +205,7 @@ impl SupervisorService for Api {
                     late_initial_interviews: m.late_initial_interviews,
                 })
                 .collect(),
+            ..Default::default()
         }))
     }
 
@@ -330,5 +332,47 @@ impl SupervisorService for Api {
             actions: rows.into_iter().map(|(_, a)| a).collect(),
             next_page_token,
         }))
+    }
+
+    async fn lift_suspension(
+        &self,
+        _request: Request<pb::LiftSuspensionRequest>,
+    ) -> Result<Response<sv::SupervisoryAction>, Status> {
+        Err(Status::unimplemented("LiftSuspension"))
+    }
+
+    async fn receive_complaint(
+        &self,
+        _request: Request<pb::ReceiveComplaintRequest>,
+    ) -> Result<Response<pb::Complaint>, Status> {
+        Err(Status::unimplemented("ReceiveComplaint"))
+    }
+
+    async fn decide_complaint(
+        &self,
+        _request: Request<pb::DecideComplaintRequest>,
+    ) -> Result<Response<pb::Complaint>, Status> {
+        Err(Status::unimplemented("DecideComplaint"))
+    }
+
+    async fn get_complaint(
+        &self,
+        _request: Request<pb::GetComplaintRequest>,
+    ) -> Result<Response<pb::Complaint>, Status> {
+        Err(Status::unimplemented("GetComplaint"))
+    }
+
+    async fn list_complaints(
+        &self,
+        _request: Request<pb::ListComplaintsRequest>,
+    ) -> Result<Response<pb::ListComplaintsResponse>, Status> {
+        Err(Status::unimplemented("ListComplaints"))
+    }
+
+    async fn get_ministry_notice(
+        &self,
+        _request: Request<pb::GetMinistryNoticeRequest>,
+    ) -> Result<Response<pb::MinistryNotice>, Status> {
+        Err(Status::unimplemented("GetMinistryNotice"))
     }
 }

@@ -71,9 +71,10 @@ fn fact_of(kind: FactKind, fact: &ServiceFact) -> Fact {
                 .and_then(date_to_naive),
         },
         FactKind::ClientTransferred => Fact::Transferred,
-        FactKind::EmploymentPlanMade | FactKind::Unspecified | FactKind::ReferralIssued => {
-            Fact::Other
-        }
+        FactKind::EmploymentPlanMade
+        | FactKind::Unspecified
+        | FactKind::ReferralIssued
+        | FactKind::ReferralReceived => Fact::Other,
     }
 }
 

@@ -79,6 +79,7 @@ fn referral_to_wire(r: &Referral, history: &[StatusChange]) -> pb::Referral {
         grounds: r.grounds.iter().map(|g| *g as i32).collect(),
         rejection_reason: r.rejection_reason,
         created_at: Some(timestamp_from(r.created_at)),
+        ..Default::default()
     }
 }
 

@@ -102,6 +102,7 @@ impl Desk {
             referral_date: Some(date_from_naive(today)),
             client_pseudonym: pseudonym.clone(),
             pseudonym_key_id: self.pseudonyms.key_id().to_owned(),
+            ..Default::default()
         };
         let env = seal(
             envelope::te_office(),

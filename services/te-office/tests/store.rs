@@ -114,6 +114,7 @@ fn referral(n: u32, municipality: &str) -> pb::SubmitReferralRequest {
                 kokeilu_proto::referral::TargetGroupGround::NoEarningsRelatedAllowance as i32,
             ],
             facts: None,
+            ..Default::default()
         }),
     }
 }

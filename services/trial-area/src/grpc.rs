@@ -55,6 +55,7 @@ fn to_wire(r: &IncomingReferral) -> pb::IncomingReferral {
         decided_at: r.decided_at.map(timestamp_from),
         rejection_reason: r.rejection_reason.map_or(0, |reason| reason as i32),
         cursor: Cursor::encode(r.cursor),
+        ..Default::default()
     }
 }
 
@@ -184,6 +185,7 @@ impl TrialAreaService for Api {
             referral_id: row.referral_id,
             received_at: Some(timestamp_from(row.received_at)),
             acknowledged_at: row.decided_at.map(timestamp_from),
+            replayed: false,
         }))
     }
 
@@ -200,6 +202,7 @@ impl TrialAreaService for Api {
         Ok(Response::new(pb::RejectReferralResponse {
             referral_id: row.referral_id,
             rejected_at: row.decided_at.map(timestamp_from),
+            replayed: false,
         }))
     }
 
@@ -219,7 +222,10 @@ impl TrialAreaService for Api {
         })?;
         let date = required_date(&req.date, "date")?;
         let event_id = self.desk.record_service_event(id, kind, date).await?;
-        Ok(Response::new(pb::RecordServiceEventResponse { event_id }))
+        Ok(Response::new(pb::RecordServiceEventResponse {
+            event_id,
+            replayed: false,
+        }))
     }
 
     async fn transfer_client(
@@ -239,7 +245,9 @@ impl TrialAreaService for Api {
         self.desk
             .transfer_client(id, req.destination.trim(), date)
             .await?;
-        Ok(Response::new(pb::TransferClientResponse {}))
+        Ok(Response::new(pb::TransferClientResponse {
+            replayed: false,
+        }))
     }
 
     async fn issue_statement(
@@ -270,6 +278,7 @@ impl TrialAreaService for Api {
         Ok(Response::new(pb::IssueStatementResponse {
             statement_id,
             within_competence,
+            replayed: false,
         }))
     }
 
@@ -306,6 +315,7 @@ impl TrialAreaService for Api {
         let records = self.desk.answer_information_request(&req.action_id).await?;
         Ok(Response::new(pb::AnswerInformationRequestResponse {
             records: u32::try_from(records).unwrap_or(u32::MAX),
+            replayed: false,
         }))
     }
 }

@@ -122,6 +122,7 @@ fn spawn_acker(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()
                         .acknowledge_client(ta::AcknowledgeClientRequest {
                             area_id: "kainuu".into(),
                             referral_id: r.referral_id,
+                            ..Default::default()
                         })
                         .await;
                 }

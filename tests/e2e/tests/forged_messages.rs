@@ -333,6 +333,7 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
             area_id: "helsinki".into(),
             referral_ids: vec![helsinki_referral.clone()],
             purpose: "forgery test".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -428,6 +429,7 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
                 .answer_information_request(area_api::AnswerInformationRequestRequest {
                     area_id: "helsinki".into(),
                     action_id,
+                    ..Default::default()
                 })
                 .await
                 .ok()

@@ -103,6 +103,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "helsinki".into(),
             referral_id: id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -123,6 +124,7 @@ async fn an_area_cannot_act_for_another_area() {
             referral_id: id.clone(),
             reason: 0,
             detail: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -133,6 +135,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: "not-a-uuid".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -142,6 +145,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id,
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -887,6 +887,7 @@ async fn the_services_work_under_their_own_users() {
         .acknowledge_client(kokeilu_proto::trialarea::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -78,6 +78,7 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: resp.referral_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -96,6 +97,7 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: resp.referral_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -128,6 +130,7 @@ async fn rejected_end_to_end(backend: TestBackend) {
         referral_id: resp.referral_id.clone(),
         reason: kokeilu_proto::referral::RejectionReason::NotOurResident as i32,
         detail: "muuttanut Ouluun".into(),
+        ..Default::default()
     })
     .await
     .unwrap();
@@ -142,6 +145,7 @@ async fn rejected_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "pirkanmaa".into(),
             referral_id: resp.referral_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

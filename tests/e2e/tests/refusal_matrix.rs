@@ -289,6 +289,7 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
             area_id: "kainuu".into(),
             referral_ids: vec![submitted.referral_id.clone()],
             purpose: "complaint 12/2024".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -319,6 +320,7 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
         .answer_information_request(kokeilu_proto::trialarea::AnswerInformationRequestRequest {
             area_id: String::new(),
             action_id: action.action_id.clone(),
+            ..Default::default()
         })
         .await
         .unwrap();

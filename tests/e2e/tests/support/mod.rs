@@ -250,6 +250,7 @@ pub fn referral(n: u32, municipality: &str) -> te::SubmitReferralRequest {
                 kokeilu_proto::referral::TargetGroupGround::NoEarningsRelatedAllowance as i32,
             ],
             facts: None,
+            ..Default::default()
         }),
     }
 }
