@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::competence::StatementSubject;
-use crate::eligibility::Ground;
 use crate::registry::Registry;
 
 /// What a partial suspension covers. A client is covered when it matches every non-empty client
@@ -86,8 +85,19 @@ impl Scope {
     }
 }
 
-fn ground(name: &str) -> Option<Ground> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()
+/// The client groups a scope may name: the referral's target-group grounds (1269/2020 4 §), as
+/// the referral and AVI's facts name them.
+pub const CLIENT_GROUPS: [&str; 6] = [
+    "no_earnings_related_allowance",
+    "under_30",
+    "immigrant",
+    "foreign_language",
+    "at_risk_of_unemployment",
+    "temporary_protection",
+];
+
+fn ground(name: &str) -> Option<&'static str> {
+    CLIENT_GROUPS.iter().copied().find(|g| *g == name)
 }
 
 fn subject(name: &str) -> Option<StatementSubject> {
@@ -204,7 +214,7 @@ mod tests {
             municipality_codes: vec!["205".into()],
             statement_subjects: vec!["general_conditions".into()],
         };
-        assert!(ok.problems(r, "kainuu", day(1)).is_empty());
+        assert_eq!(ok.problems(r, "kainuu", day(1)), []);
         let bad = Scope {
             client_groups: vec!["tall".into()],
             municipality_codes: vec!["091".into()],
