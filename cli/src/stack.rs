@@ -38,6 +38,10 @@ pub struct StackInfo {
     /// The supervisor's open statistics (plain HTTP).
     pub stats: String,
     pub clock_start: Option<DateTime<Utc>>,
+    /// The real instant at which every service clock read `clock_start`: one timeline for the
+    /// whole stack, which a restarted service rejoins.
+    #[serde(default)]
+    pub clock_anchor: Option<DateTime<Utc>>,
     /// Each service's Prometheus metrics URL, by process name (`te-office`, `area-kainuu`, …).
     #[serde(default)]
     pub metrics: BTreeMap<String, String>,
@@ -262,6 +266,7 @@ pub struct Stack {
     exe: PathBuf,
     log_filter: String,
     clock_start: Option<DateTime<Utc>>,
+    clock_anchor: DateTime<Utc>,
     data_dir: PathBuf,
     pki: Pki,
 }
@@ -271,6 +276,7 @@ impl Stack {
         std::fs::create_dir_all(opts.data_dir.join("logs"))?;
         let data_dir = opts.data_dir.canonicalize()?;
         let nats_binary = nats_server::locate(&opts.tools_dir)?;
+        let clock_anchor = Utc::now();
         let nats_options = NatsOptions {
             port: opts.nats_port,
             store_dir: Some(data_dir.join("nats")),
@@ -291,6 +297,7 @@ impl Stack {
             supervisor: grpc_url(opts.supervisor_port),
             stats: format!("http://127.0.0.1:{}", opts.stats_port),
             clock_start: opts.clock_start,
+            clock_anchor: opts.clock_start.map(|_| clock_anchor),
             metrics: BTreeMap::new(),
             processes: BTreeMap::new(),
         };
@@ -318,6 +325,7 @@ impl Stack {
             exe: std::env::current_exe()?,
             log_filter: opts.log.clone(),
             clock_start: opts.clock_start,
+            clock_anchor,
             data_dir: data_dir.clone(),
         };
         let avi_db = database_url(opts, &data_dir, "supervisor").await?;
@@ -443,6 +451,7 @@ impl Stack {
             .stderr(file);
         if let Some(start) = self.clock_start {
             cmd.env("KOKEILU_CLOCK_START", start.to_rfc3339());
+            cmd.env("KOKEILU_CLOCK_ANCHOR", self.clock_anchor.to_rfc3339());
         }
         for (k, v) in &service.env {
             cmd.env(k, v);

@@ -45,6 +45,9 @@ use crate::envelope;
 use crate::inbox;
 use crate::outbox::Outbox;
 
+/// How far ahead of a simulated clock a received message's send time may be for the clock to
+/// follow it.
+const MAX_CLOCK_CATCH_UP_MINUTES: i64 = 10;
 /// Header naming why a message was dead-lettered.
 pub const DLQ_REASON: &str = "Kokeilu-Dead-Reason";
 /// Header naming the subject a dead letter was first published on.
@@ -500,6 +503,18 @@ impl<H: Handler> Consumer<H> {
     }
 
     async fn apply(&self, incoming: &Incoming) -> Result<Applied, HandlerError> {
+        // A simulated clock never reads earlier than a message it receives was sent: what is
+        // recorded on receipt comes after the sending (a no-op for the machine's clock). A send
+        // time far ahead is not followed: one message must not move a clock by hours.
+        if let Some(sent) = incoming
+            .envelope
+            .created_at
+            .as_ref()
+            .and_then(kokeilu_proto::timestamp_to)
+            && sent - self.clock.now() < chrono::Duration::minutes(MAX_CLOCK_CATCH_UP_MINUTES)
+        {
+            self.clock.continue_from(sent);
+        }
         let mut tx = self.db.begin().await?;
         let fresh = inbox::record(
             &mut tx,

@@ -178,6 +178,21 @@ impl Db {
         Ok(())
     }
 
+    /// The latest instant this database recorded: its newest outbox or inbox row. A simulated
+    /// clock continues from it after a restart (`Clock::continue_from`).
+    pub async fn latest_recorded(
+        &self,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, sqlx::Error> {
+        let (outbox, inbox): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MAX(created_at) FROM outbox), (SELECT MAX(received_at) FROM inbox)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(outbox
+            .max(inbox)
+            .and_then(chrono::DateTime::from_timestamp_micros))
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

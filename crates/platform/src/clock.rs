@@ -2,9 +2,18 @@
 //!
 //! Services never call `Utc::now()` directly: they hold a [`SharedClock`]. Production uses
 //! [`SystemClock`]; a demo or training deployment may start the clock at a chosen instant and let
-//! it run ([`SystemClock::starting_at`]); tests use [`ManualClock`] and move time explicitly, so
+//! it run ([`SystemClock::simulated`]); tests use [`ManualClock`] and move time explicitly, so
 //! deadline rules are tested without waiting.
+//!
+//! A simulated clock never runs backwards across restarts. Every process of a stack is given the
+//! same pair (`--clock-start`, `--clock-anchor`: the real instant at which the simulated clock
+//! read the start), so they share one timeline and a restarted process rejoins it instead of
+//! starting over. At start a service moves its simulated clock forward to the latest time its
+//! database has recorded ([`Clock::continue_from`]), should it still read earlier, and a consumer
+//! moves it forward to the send time of each message it takes in (as a Lamport clock would), so
+//! a receipt is never recorded before its sending. The machine's clock is never moved.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -16,6 +25,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Today's date in Finland (Europe/Helsinki is UTC+2/+3; legal dates follow local time).
     fn today(&self) -> NaiveDate {
         finnish_date(self.now())
+    }
+
+    /// Makes a simulated clock read no earlier than `t` (the latest time the service recorded);
+    /// returns whether it moved. The machine's clock and test clocks never move.
+    fn continue_from(&self, _t: DateTime<Utc>) -> bool {
+        false
     }
 }
 
@@ -48,10 +63,13 @@ fn last_sunday_0100_utc(year: i32, month: u32) -> DateTime<Utc> {
     day.and_hms_opt(1, 0, 0).unwrap_or_default().and_utc()
 }
 
-/// The machine's clock, optionally shifted so that it started at a chosen instant.
-#[derive(Debug, Clone, Default)]
+/// The machine's clock, optionally shifted so that it reads a chosen instant at a chosen real
+/// moment (a simulated clock, for demos and training).
+#[derive(Debug, Default)]
 pub struct SystemClock {
-    offset: Duration,
+    /// Microseconds added to the machine's clock; 0 for the machine's clock itself.
+    offset_micros: AtomicI64,
+    simulated: bool,
 }
 
 impl SystemClock {
@@ -59,11 +77,18 @@ impl SystemClock {
         Self::default()
     }
 
-    /// A clock that reads `start` now and then runs at normal speed (demos, training, replays).
-    pub fn starting_at(start: DateTime<Utc>) -> Self {
+    /// A clock that read `start` at the real instant `anchor` and runs at normal speed from
+    /// there. Processes given the same pair share one timeline.
+    pub fn simulated(start: DateTime<Utc>, anchor: DateTime<Utc>) -> Self {
         Self {
-            offset: start - Utc::now(),
+            offset_micros: AtomicI64::new((start - anchor).num_microseconds().unwrap_or(0)),
+            simulated: true,
         }
+    }
+
+    /// A clock that reads `start` now and then runs at normal speed.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self::simulated(start, Utc::now())
     }
 
     pub fn shared(self) -> SharedClock {
@@ -73,7 +98,20 @@ impl SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + self.offset
+        Utc::now() + Duration::microseconds(self.offset_micros.load(Ordering::Relaxed))
+    }
+
+    fn continue_from(&self, t: DateTime<Utc>) -> bool {
+        if !self.simulated {
+            return false;
+        }
+        let behind = (t - self.now()).num_microseconds().unwrap_or(0);
+        if behind <= 0 {
+            return false;
+        }
+        // One microsecond past `t`: the next thing recorded comes after it.
+        self.offset_micros.fetch_add(behind + 1, Ordering::Relaxed);
+        true
     }
 }
 
@@ -139,6 +177,34 @@ mod tests {
         assert_eq!(clock.now(), start);
         clock.advance(Duration::days(2));
         assert_eq!(clock.now(), start + Duration::days(2));
+    }
+
+    #[test]
+    fn processes_with_one_anchor_share_one_timeline() {
+        let start = Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap();
+        let anchor = Utc::now() - Duration::hours(1);
+        // Started an hour apart (a restart), both read an hour past the start.
+        let a = SystemClock::simulated(start, anchor);
+        let b = SystemClock::simulated(start, anchor);
+        let (ta, tb) = (a.now(), b.now());
+        assert!(ta >= start + Duration::hours(1), "{ta}");
+        assert!((tb - ta).abs() < Duration::minutes(1), "{ta} {tb}");
+    }
+
+    #[test]
+    fn a_simulated_clock_continues_from_the_latest_recorded_time() {
+        let start = Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap();
+        let clock = SystemClock::starting_at(start);
+        let recorded = start + Duration::days(3);
+        assert!(clock.continue_from(recorded));
+        assert!(clock.now() > recorded);
+        // Already past it: unchanged.
+        assert!(!clock.continue_from(start));
+        assert!(clock.now() > recorded);
+        // The machine's clock is never moved.
+        let machine = SystemClock::new();
+        assert!(!machine.continue_from(Utc::now() + Duration::days(1)));
+        assert!(machine.now() < Utc::now() + Duration::hours(1));
     }
 
     #[test]

@@ -37,14 +37,21 @@ pub struct CommonArgs {
     /// Unset: the machine's clock.
     #[arg(long, env = "KOKEILU_CLOCK_START")]
     pub clock_start: Option<DateTime<Utc>>,
+
+    /// The real instant (RFC 3339) at which the service clock read `--clock-start`. Give every
+    /// process of a stack the same pair: they share one timeline, and a restarted process
+    /// continues on it. Unset: the process's own start.
+    #[arg(long, env = "KOKEILU_CLOCK_ANCHOR", requires = "clock_start")]
+    pub clock_anchor: Option<DateTime<Utc>>,
 }
 
 impl CommonArgs {
     /// The clock these flags ask for.
     pub fn clock(&self) -> SharedClock {
-        match self.clock_start {
-            Some(start) => SystemClock::starting_at(start).shared(),
-            None => SystemClock::new().shared(),
+        match (self.clock_start, self.clock_anchor) {
+            (Some(start), Some(anchor)) => SystemClock::simulated(start, anchor).shared(),
+            (Some(start), None) => SystemClock::starting_at(start).shared(),
+            (None, _) => SystemClock::new().shared(),
         }
     }
 }

@@ -113,6 +113,17 @@ impl Node {
         )
         .await
         .map_err(|e| anyhow::anyhow!("database: {e}"))?;
+        if let Some(latest) = db
+            .latest_recorded()
+            .await
+            .map_err(|e| anyhow::anyhow!("database: {e}"))?
+            && clock.continue_from(latest)
+        {
+            tracing::warn!(
+                %latest,
+                "the simulated clock read earlier than this service's latest record; it continues from that record"
+            );
+        }
         let login = kokeilu_bus::nats::Login {
             urls: config.nats_url.clone(),
             user: config.nats_user.clone(),
