@@ -29,12 +29,26 @@ pub enum RulesCommand {
     },
     /// Who may issue a labour-policy statement on SUBJECT on DATE.
     StatementCompetence { subject: String, date: NaiveDate },
-    /// Service-process deadlines for a job search starting on DATE.
+    /// The deadlines a trial area owes a referred client whose job search started on DATE: each
+    /// with the day its period starts, the rule and section, and whether it rests on an
+    /// interpretation. None falls before the area received the client (1269/2020 24 §).
     Deadlines {
         job_search_start: NaiveDate,
-        /// Date the initial interview was held (adds the discussions that follow it).
+        /// The day the area received the referral (default: the job-search start).
+        #[arg(long)]
+        received: Option<NaiveDate>,
+        /// The day the TE office held the initial interview of this job search, if it did.
+        #[arg(long)]
+        te_interview: Option<NaiveDate>,
+        /// The day the previous job search ended, if any (the 6-month rule).
+        #[arg(long)]
+        previous_job_search_end: Option<NaiveDate>,
+        /// The day the area held the initial interview (adds the discussions that follow it).
         #[arg(long)]
         initial_interview: Option<NaiveDate>,
+        /// The operational acknowledgement period in working days.
+        #[arg(long, default_value_t = 2)]
+        ack_working_days: u32,
     },
 }
 
@@ -97,13 +111,18 @@ pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
         }
         RulesCommand::Deadlines {
             job_search_start,
+            received,
+            te_interview,
+            previous_job_search_end,
             initial_interview,
-        } => {
-            let mut due = vec![deadlines::initial_interview(job_search_start)];
-            if let Some(held) = initial_interview {
-                due.extend(deadlines::after_initial_interview(job_search_start, held));
-            }
-            print(&due)
-        }
+            ack_working_days,
+        } => print(&deadlines::explain(&deadlines::Case {
+            job_search_start,
+            received: received.unwrap_or(job_search_start),
+            te_office_held: te_interview,
+            previous_job_search_ended: previous_job_search_end,
+            ack_working_days,
+            initial_interview_held: initial_interview,
+        })),
     }
 }

@@ -692,3 +692,44 @@ fn up_restarts_a_killed_service_and_the_flow_completes() {
         text(&stdout).lines().any(|l| l == "stopped").then_some(())
     });
 }
+
+#[test]
+fn rules_deadlines_explain_start_rule_and_section_from_the_areas_receipt() {
+    // The 2021 start batch: job search from 1.12.2020, received 1.3.2021.
+    let (ok, v) = json(
+        &[
+            "rules",
+            "deadlines",
+            "2020-12-01",
+            "--received",
+            "2021-03-01",
+        ],
+        None,
+    );
+    assert!(ok);
+    let all = v.as_array().unwrap();
+    assert_eq!(all[0]["deadline"], "acknowledgement");
+    assert_eq!(all[0]["starts_from"], "the area's receipt of the referral");
+    assert_eq!(all[1]["deadline"], "initial_interview");
+    assert_eq!(all[1]["due"], "2021-03-15");
+    assert_eq!(all[1]["rule"], "JTYPL 2:4 § 1 mom (916/2012)");
+    assert!(all[1]["interpretation"].as_str().unwrap().contains("24 §"));
+    for d in all {
+        assert!(d["due"].as_str().unwrap() > "2021-03-01", "{d}");
+    }
+    // The TE office held it: none owed, and the reason is named.
+    let (_, v) = json(
+        &[
+            "rules",
+            "deadlines",
+            "2024-08-19",
+            "--received",
+            "2024-09-02",
+            "--te-interview",
+            "2024-08-21",
+        ],
+        None,
+    );
+    assert_eq!(v[1]["not_required"], "held_by_te_office");
+    assert!(v[1].get("due").is_none());
+}

@@ -220,9 +220,9 @@ pub fn statement(received: NaiveDate) -> Due {
 
 /// The interpretation applied when a statutory deadline had already passed when the area
 /// received the client (DOMAIN.md § 1.b, "Whose deadline is it").
-pub const FROM_RECEIPT: &str = "the statutory deadline had passed before the area received the \
-     client (its competence starts at receipt, 1269/2020 24 §): the area holds it within the same \
-     period counted from its receipt";
+pub const FROM_RECEIPT: &str = "the statutory deadline had passed (or fell on the day) when the \
+     area received the client (its competence starts at receipt, 1269/2020 24 §): the area holds \
+     it within the same period counted from its receipt";
 
 /// Why the area owes no initial interview.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -251,8 +251,8 @@ pub enum AreaInterview {
 /// for the 6-month rule.
 ///
 /// The statutory deadline counts from the start of the job search. When it fell before
-/// `received`, the area holds the interview within the same period counted from `received`
-/// ([`FROM_RECEIPT`], an interpretation, labelled as one).
+/// `received`, or on that very day, the area holds the interview within the same period counted
+/// from `received` ([`FROM_RECEIPT`], an interpretation, labelled as one).
 pub fn area_initial_interview(
     start: NaiveDate,
     received: NaiveDate,
@@ -273,27 +273,175 @@ pub fn area_initial_interview(
 }
 
 /// `statutory`, a deadline whose period began on `period_start`, as the area owes it when it
-/// received the client on `received`: unchanged when it falls on or after `received`; else due
-/// after the same period counted from `received` ([`FROM_RECEIPT`]). Periods in working days
-/// (the Nordic model and the permanent law) stay in working days; calendar periods stay calendar.
+/// received the client on `received`: unchanged when it falls after `received`; else due
+/// after the rule's own period counted from `received` ([`FROM_RECEIPT`]): 5 working days or two
+/// weeks for the initial interview (by the rule of `period_start`), 3 months for discussions, the
+/// month of the half-yearly pair, 7 days for a statement.
 pub fn from_receipt(statutory: Due, period_start: NaiveDate, received: NaiveDate) -> Due {
-    if statutory.due >= received {
+    if statutory.due > received {
         return statutory;
     }
-    let due = if statutory.kind == Kind::InitialInterview && nordic(period_start) {
-        add_working_days(received, 5)
-    } else {
-        let days = (statutory.due - period_start).num_days().max(0);
-        let nominal = received
-            .checked_add_days(Days::new(days.unsigned_abs()))
-            .unwrap_or(NaiveDate::MAX);
-        deadline_on_working_day(nominal)
+    // The rule's own period, in its own unit.
+    let due = match statutory.kind {
+        Kind::InitialInterview if nordic(period_start) => add_working_days(received, 5),
+        Kind::InitialInterview => deadline_on_working_day(
+            received
+                .checked_add_days(Days::new(14))
+                .unwrap_or(NaiveDate::MAX),
+        ),
+        Kind::IntensiveDiscussions | Kind::RegularDiscussion => {
+            deadline_on_working_day(months(received, 3))
+        }
+        Kind::HalfYearlyDiscussions => deadline_on_working_day(months(received, 1)),
+        Kind::Statement => deadline_on_working_day(
+            received
+                .checked_add_days(Days::new(7))
+                .unwrap_or(NaiveDate::MAX),
+        ),
     };
     Due {
         due,
         interpretation: Some(FROM_RECEIPT),
         ..statutory
     }
+}
+
+/// One deadline with what starts it, for people: `kokeilu rules deadlines` prints these.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explained {
+    pub deadline: &'static str,
+    /// The day its period starts, and what that day is.
+    pub starts: NaiveDate,
+    pub starts_from: &'static str,
+    /// `None` when nothing is owed (`not_required` says why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// The provision and since when that version is in force.
+    pub rule: &'static str,
+    pub rule_in_force_from: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_required: Option<NoInterview>,
+}
+
+/// What a referral's deadlines are for the area that received it: the case facts of
+/// [`area_initial_interview`], the operational acknowledgement period, and the day the initial
+/// interview was held (if it was), for the discussions that follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Case {
+    pub job_search_start: NaiveDate,
+    pub received: NaiveDate,
+    pub te_office_held: Option<NaiveDate>,
+    pub previous_job_search_ended: Option<NaiveDate>,
+    pub ack_working_days: u32,
+    pub initial_interview_held: Option<NaiveDate>,
+}
+
+/// The acknowledgement is operational, not statutory: the backbone's service level for an area
+/// to take on a referred client, counted from its receipt (24 §).
+pub const ACKNOWLEDGEMENT_RULE: &str = "operational service level: acknowledge within N working days of receipt (1269/2020 24 §: \
+     the area's competence starts at receipt)";
+
+fn explained(
+    d: &Due,
+    starts: NaiveDate,
+    starts_from: &'static str,
+    name: &'static str,
+) -> Explained {
+    Explained {
+        deadline: name,
+        starts,
+        starts_from,
+        due: Some(d.due),
+        count: Some(d.count),
+        rule: d.rule.law,
+        rule_in_force_from: d.rule.effective_from,
+        interpretation: d.interpretation,
+        not_required: None,
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::InitialInterview => "initial_interview",
+        Kind::IntensiveDiscussions => "intensive_discussions",
+        Kind::RegularDiscussion => "regular_discussion",
+        Kind::HalfYearlyDiscussions => "half_yearly_discussions",
+        Kind::Statement => "statement",
+    }
+}
+
+/// Every deadline the area owes in `case`, with its start, rule and section.
+pub fn explain(case: &Case) -> Vec<Explained> {
+    let mut out = vec![Explained {
+        deadline: "acknowledgement",
+        starts: case.received,
+        starts_from: "the area's receipt of the referral",
+        due: Some(add_working_days(case.received, case.ack_working_days)),
+        count: Some(1),
+        rule: ACKNOWLEDGEMENT_RULE,
+        rule_in_force_from: date(2021, 3, 1),
+        interpretation: None,
+        not_required: None,
+    }];
+    let start = case.job_search_start;
+    match area_initial_interview(
+        start,
+        case.received,
+        case.te_office_held,
+        case.previous_job_search_ended,
+    ) {
+        AreaInterview::Required(d) => {
+            let from = if d.interpretation.is_some() {
+                (
+                    case.received,
+                    "the area's receipt (the statutory deadline had passed)",
+                )
+            } else {
+                (start, "the start of the job search")
+            };
+            out.push(explained(&d, from.0, from.1, "initial_interview"));
+        }
+        AreaInterview::NotRequired { why } => {
+            let d = initial_interview(start);
+            out.push(Explained {
+                due: None,
+                count: None,
+                not_required: Some(why),
+                ..explained(
+                    &d,
+                    start,
+                    "the start of the job search",
+                    "initial_interview",
+                )
+            });
+        }
+    }
+    // The discussions follow the initial interview: the area's, or the TE office's.
+    let held = case
+        .initial_interview_held
+        .or(case.te_office_held.filter(|h| *h >= start));
+    if let Some(held) = held {
+        for d in after_initial_interview(start, held) {
+            let (period_start, starts_from) = match d.kind {
+                Kind::HalfYearlyDiscussions => (
+                    months(start, 6),
+                    "6 months of unemployment (job search start + 6 months)",
+                ),
+                Kind::RegularDiscussion if !nordic(start) => (
+                    start,
+                    "the start of the job search (every 3 months of unemployment)",
+                ),
+                _ => (held, "the initial interview"),
+            };
+            let d = from_receipt(d, period_start, case.received);
+            out.push(explained(&d, period_start, starts_from, kind_name(d.kind)));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -429,6 +577,40 @@ mod tests {
                 why: NoInterview::SixMonthRule
             }
         );
+    }
+
+    #[test]
+    fn explanations_name_start_rule_and_section() {
+        let case = Case {
+            job_search_start: day(2020, 12, 1),
+            received: day(2021, 3, 1),
+            te_office_held: None,
+            previous_job_search_ended: None,
+            ack_working_days: 2,
+            initial_interview_held: None,
+        };
+        let e = explain(&case);
+        assert_eq!(e[0].deadline, "acknowledgement");
+        assert_eq!(
+            (e[0].starts, e[0].due),
+            (day(2021, 3, 1), Some(day(2021, 3, 3)))
+        );
+        assert_eq!(e[1].deadline, "initial_interview");
+        assert_eq!(e[1].starts, day(2021, 3, 1));
+        assert_eq!(e[1].due, Some(day(2021, 3, 15)));
+        assert_eq!(e[1].rule, "JTYPL 2:4 § 1 mom (916/2012)");
+        assert!(e[1].interpretation.is_some());
+        // Held by the TE office on 10.12.2020: no interview owed; the periodic interview due
+        // 1.3.2021 (3 months of unemployment) had passed at receipt and counts from it.
+        let e = explain(&Case {
+            te_office_held: Some(day(2020, 12, 10)),
+            ..case
+        });
+        assert_eq!(e[1].not_required, Some(NoInterview::HeldByTeOffice));
+        assert_eq!(e[1].due, None);
+        assert_eq!(e[2].deadline, "regular_discussion");
+        assert_eq!(e[2].due, Some(day(2021, 6, 1)));
+        assert!(e.iter().all(|x| x.due.is_none_or(|d| d > case.received)));
     }
 
     #[test]
