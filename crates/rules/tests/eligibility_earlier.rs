@@ -26,7 +26,8 @@ fn cases_earlier() -> Vec<Case> {
         f.continuous_unemployment_months = 6;
     });
     let long_term = with(home("205", entitled()), |f| {
-        f.unemployment_benefit_days = 500
+        f.unemployment_benefit_days = 500;
+        f.needs_municipal_services = true;
     });
     vec![
         case(
@@ -150,13 +151,31 @@ fn cases_earlier() -> Vec<Case> {
             Err(R::NotInTargetGroup),
         ),
         case(
-            "Kuntakokeilu 2012–2015: ≥ 12 months of continuous unemployment",
+            "Kuntakokeilu 2012–2015: ≥ 500 days without a need for municipal services is not \
+             enough",
+            day(2014, 6, 2),
+            with(long_term.clone(), |f| f.needs_municipal_services = false),
+            Err(R::NotInTargetGroup),
+        ),
+        case(
+            "Kuntakokeilu 2012–2015: ≥ 12 months of continuous unemployment with a risk of \
+             exclusion",
+            day(2014, 6, 2),
+            with(long_term.clone(), |f| {
+                f.unemployment_benefit_days = 0;
+                f.continuous_unemployment_months = 12;
+                f.risk_of_exclusion = true;
+            }),
+            Ok("kajaani-kuhmo"),
+        ),
+        case(
+            "Kuntakokeilu 2012–2015: ≥ 12 months without a risk of exclusion is not enough",
             day(2014, 6, 2),
             with(long_term, |f| {
                 f.unemployment_benefit_days = 0;
                 f.continuous_unemployment_months = 12;
             }),
-            Ok("kajaani-kuhmo"),
+            Err(R::NotInTargetGroup),
         ),
         case(
             "no trial between 2015 and 2017",

@@ -140,6 +140,8 @@ fn facts_from_wire(f: pb::JobseekerFacts) -> Result<JobseekerFacts, Error> {
         unemployment_benefit_days: f.unemployment_benefit_days,
         labour_market_subsidy_days: f.labour_market_subsidy_days,
         needs_multisector_service: f.needs_multisector_service,
+        needs_municipal_services: f.needs_municipal_services,
+        risk_of_exclusion: f.risk_of_exclusion,
         ..Default::default()
     })
 }

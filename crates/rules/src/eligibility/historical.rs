@@ -7,11 +7,12 @@
 //!   joint service (TYP), and unemployed ≥ 12 months without services; Satakunta (Pori) — under 25
 //!   unemployed ≥ 6 months without services, and ≥ 200 days of labour-market subsidy. Client-ship
 //!   continues on re-registration except in Pirkanmaa (4 §).
-//! - **2012–2015** (government trial, not an act): long-term unemployed, primarily ≥ 500 days of
-//!   unemployment benefit, also ≥ 12 months of continuous unemployment. The TE office kept the
-//!   services; a "referral" here means the person belongs to the municipality's joint project.
-//!   The further criterion "needs municipal services besides employment services" is a matter of
-//!   joint assessment and is not evaluated.
+//! - **2012–2015** (government trial, not an act): long-term unemployed, with both qualifiers of
+//!   the trial: ≥ 500 days of unemployment benefit *and* a need for municipal services besides
+//!   employment services, or ≥ 12 months of continuous unemployment *and* a risk of exclusion.
+//!   Both needs are jointly assessed by the TE office and the municipality and come in as facts.
+//!   The TE office kept the services; a "referral" here means the person belongs to the
+//!   municipality's joint project.
 //!
 //! Continuous unemployment is interrupted by services, so `continuous_unemployment_months`
 //! also answers "without services during that time".
@@ -114,10 +115,12 @@ pub(super) fn evaluate(case: &Case<'_>) -> Result<Decision, FactsError> {
         }
         Some("2012") => {
             push(
-                f.unemployment_benefit_days >= 500 || months >= 12,
+                (f.unemployment_benefit_days >= 500 && f.needs_municipal_services)
+                    || (months >= 12 && f.risk_of_exclusion),
                 Ground::LongTermUnemployed,
             );
-            "Kuntakokeilu 2012–2015 (long-term unemployed)"
+            "Kuntakokeilu 2012–2015 (long-term unemployed: ≥ 500 benefit days and a need for \
+             municipal services, or ≥ 12 months unemployed with a risk of exclusion)"
         }
         other => {
             return Err(FactsError::Field {

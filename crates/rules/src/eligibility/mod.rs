@@ -137,6 +137,12 @@ pub struct JobseekerFacts {
     pub labour_market_subsidy_days: u32,
     /// Needs multi-sector joint service, TYP (2017 Pohjois-Savo rule).
     pub needs_multisector_service: bool,
+    /// Needs municipal services besides employment services, as jointly assessed by the TE
+    /// office and the municipality (2012–2015 rule, with ≥ 500 benefit days).
+    pub needs_municipal_services: bool,
+    /// At risk of social exclusion, as assessed (2012–2015 rule, with ≥ 12 months of
+    /// continuous unemployment).
+    pub risk_of_exclusion: bool,
 }
 
 /// A ground on which a jobseeker belongs to a target group.
