@@ -480,6 +480,12 @@ impl ServiceProcess {
         let _ = self.child.wait();
     }
 
+    /// Sets (or replaces) an environment variable for the next [`restart`](Self::restart).
+    pub fn set_env(&mut self, key: &str, value: String) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value));
+    }
+
     /// Starts the same service again on the same port, database and NATS.
     pub fn restart(&mut self) {
         self.kill9();

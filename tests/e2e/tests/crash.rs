@@ -335,3 +335,76 @@ async fn supervisor_killed_mid_stream_loses_and_doubles_nothing() {
     drop(te);
     drop(area);
 }
+
+/// History entries (status order) recorded at an earlier time than the entry before them, and
+/// referrals whose receipt or decision at the area precede their issue at te-office.
+async fn out_of_time_order(dir: &Path) -> (i64, i64) {
+    let te = sqlite_url(dir, "te_office");
+    let backwards = scalar(
+        &te,
+        "SELECT COUNT(*) FROM referral_events a JOIN referral_events b \
+         ON a.referral_id = b.referral_id AND a.status < b.status WHERE a.at > b.at",
+    )
+    .await
+        + scalar(
+            &te,
+            "SELECT COUNT(*) FROM referral_events e JOIN referrals r \
+             ON r.referral_id = e.referral_id WHERE e.at < r.created_at",
+        )
+        .await;
+    let area = sqlite_url(dir, "kainuu");
+    let pool = sqlx::SqlitePool::connect(&format!("{area}?mode=ro"))
+        .await
+        .unwrap();
+    let decided_before_received = sqlx::query(
+        "SELECT COUNT(*) FROM incoming_referrals WHERE decided_at IS NOT NULL \
+         AND decided_at < received_at",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .try_get::<i64, _>(0)
+    .unwrap();
+    pool.close().await;
+    (backwards, decided_before_received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_under_a_simulated_clock_keep_every_history_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let nats = kokeilu_test_support::nats();
+    let mut te = start_te_office(dir.path(), &nats.url());
+    let mut area = start_area(dir.path(), &nats.url());
+    let stop = Arc::new(AtomicBool::new(false));
+    let acker = spawn_acker(area.url(), stop.clone());
+
+    submit_range(&te.url(), 0..200).await;
+    let area_db = sqlite_url(dir.path(), "kainuu");
+    wait_for("the area to be mid-stream", Duration::from_secs(60), || {
+        let area_db = area_db.clone();
+        async move {
+            (scalar(&area_db, "SELECT COUNT(*) FROM incoming_referrals").await >= 50).then_some(())
+        }
+    })
+    .await;
+    area.kill9();
+    te.kill9();
+    // A restarted process starts its clock at --clock-start again: a stack that had run for a
+    // day would be a day behind. Stand for that day by restarting both a day earlier.
+    let day_earlier = "2024-09-01T06:00:00Z".to_owned();
+    te.set_env("KOKEILU_CLOCK_START", day_earlier.clone());
+    area.set_env("KOKEILU_CLOCK_START", day_earlier);
+    te.restart();
+    area.restart();
+    submit_range(&te.url(), 200..400).await;
+    wait_acknowledged(dir.path(), 400, "400 acknowledged after the restarts").await;
+    stop.store(true, Ordering::Relaxed);
+    acker.abort();
+    assert_eq!(out_of_time_order(dir.path()).await, (0, 0));
+    // The history is complete: issued, delivered, acknowledged for each.
+    let te_db = sqlite_url(dir.path(), "te_office");
+    assert_eq!(
+        scalar(&te_db, "SELECT COUNT(*) FROM referral_events").await,
+        3 * 400
+    );
+}
