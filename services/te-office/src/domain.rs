@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 use kokeilu_platform::grpc::FieldViolation;
-use kokeilu_rules::eligibility::{self, JobseekerFacts, Outcome};
+use kokeilu_rules::eligibility::{self, JobseekerFacts, Outcome, declared};
 use kokeilu_rules::hetu::Hetu;
 use kokeilu_rules::registry::Registry;
 use sha2::{Digest, Sha256};
@@ -15,8 +15,8 @@ pub mod referral;
 pub mod trust;
 
 pub use referral::{
-    AnswerOutcome, BadStoredValue, Ground, Referral, ReferralFilter, Status, StatusChange,
-    Suspension, answer_outcome,
+    AnswerOutcome, BadStoredValue, EmploymentPlan, Ground, PlanKind, Referral, ReferralFilter,
+    Status, StatusChange, Suspension, answer_outcome,
 };
 
 /// The validated content of a SubmitReferral call.
@@ -30,6 +30,23 @@ pub struct NewReferral {
     pub grounds: Vec<Ground>,
     /// The facts for the trial rules, complete with code, home municipality and start date.
     pub facts: Option<JobseekerFacts>,
+    /// Place of residence (JTYPL 1:9.2); empty when not given.
+    pub residence_municipality_code: String,
+    /// The TE office's initial interview of this job search, if held.
+    pub initial_interview_date: Option<NaiveDate>,
+    /// The end of the previous job search, if any.
+    pub previous_job_search_end: Option<NaiveDate>,
+    /// The plan in force, if one was made; it travels with the referral.
+    pub employment_plan: Option<EmploymentPlan>,
+}
+
+/// A plan as the gRPC layer extracts it (dates: `None` absent, `Some(None)` not a date).
+#[derive(Debug, Clone, Default)]
+pub struct RawPlan {
+    pub plan_id: String,
+    pub kind: i32,
+    pub made_on: Option<Option<NaiveDate>>,
+    pub next_review_on: Option<Option<NaiveDate>>,
 }
 
 /// Raw request fields, as the gRPC layer extracts them.
@@ -42,6 +59,115 @@ pub struct RawReferral {
     pub grounds: Vec<i32>,
     /// Facts for the rules (henkilötunnus, home municipality and start date are filled in here).
     pub facts: Option<JobseekerFacts>,
+    pub residence_municipality_code: String,
+    pub initial_interview_date: Option<Option<NaiveDate>>,
+    pub previous_job_search_end: Option<Option<NaiveDate>>,
+    pub employment_plan: Option<RawPlan>,
+}
+
+/// No home municipality in Finland: an empty code or a special one (198/199/200/999).
+fn has_no_home(registry: &Registry, code: &str) -> bool {
+    code.is_empty()
+        || registry
+            .classification_code(code)
+            .is_some_and(|m| m.special)
+}
+
+/// A 3-digit code of a known municipality, or the problem with it.
+fn municipality_problem(registry: &Registry, code: &str) -> Option<&'static str> {
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        Some("must be a 3-digit Statistics Finland municipality code")
+    } else if registry.municipality(code).is_none() {
+        Some("unknown municipality code")
+    } else {
+        None
+    }
+}
+
+/// An optional date field: `None` when absent, a violation when it is no calendar date.
+fn optional_date(
+    value: Option<Option<NaiveDate>>,
+    field: &str,
+    bad: &mut Vec<FieldViolation>,
+) -> Option<NaiveDate> {
+    match value {
+        None => None,
+        Some(None) => {
+            bad.push(FieldViolation::new(field, "not a calendar date"));
+            None
+        }
+        Some(Some(d)) => Some(d),
+    }
+}
+
+/// Validates the plan that travels with a referral: kind and date required, not made in the
+/// future, reviewed no earlier than made.
+fn validate_plan(
+    raw: RawPlan,
+    today: NaiveDate,
+    bad: &mut Vec<FieldViolation>,
+) -> Option<EmploymentPlan> {
+    let before = bad.len();
+    let kind = PlanKind::from_i32(raw.kind);
+    if kind.is_none() {
+        bad.push(FieldViolation::new(
+            "jobseeker.employment_plan.kind",
+            "required: the kind of plan (1269/2020 9 §)",
+        ));
+    }
+    let plan_id = raw.plan_id.trim().to_owned();
+    if plan_id.chars().count() > 128 || plan_id.chars().any(char::is_control) {
+        bad.push(FieldViolation::new(
+            "jobseeker.employment_plan.plan_id",
+            "at most 128 printable characters",
+        ));
+    }
+    let made_on = match raw.made_on {
+        None => {
+            bad.push(FieldViolation::new(
+                "jobseeker.employment_plan.made_on",
+                "required",
+            ));
+            None
+        }
+        Some(None) => {
+            bad.push(FieldViolation::new(
+                "jobseeker.employment_plan.made_on",
+                "not a calendar date",
+            ));
+            None
+        }
+        Some(Some(d)) if d > today => {
+            bad.push(FieldViolation::new(
+                "jobseeker.employment_plan.made_on",
+                "is after the referral date",
+            ));
+            None
+        }
+        Some(Some(d)) => Some(d),
+    };
+    let next_review_on = optional_date(
+        raw.next_review_on,
+        "jobseeker.employment_plan.next_review_on",
+        bad,
+    );
+    if let (Some(made), Some(review)) = (made_on, next_review_on)
+        && review < made
+    {
+        bad.push(FieldViolation::new(
+            "jobseeker.employment_plan.next_review_on",
+            "is before the plan was made",
+        ));
+    }
+    match (kind, made_on) {
+        (Some(kind), Some(made_on)) if bad.len() == before => Some(EmploymentPlan {
+            plan_id,
+            kind,
+            made_on,
+            next_review_on,
+        }),
+        _ => None,
+    }
 }
 
 impl NewReferral {
@@ -84,7 +210,40 @@ impl NewReferral {
             }
         };
         let code = raw.home_municipality_code.trim().to_owned();
-        let protected = raw.facts.as_ref().is_some_and(|f| f.temporary_protection);
+        let residence = raw.residence_municipality_code.trim().to_owned();
+        if !residence.is_empty()
+            && let Some(why) = municipality_problem(registry, &residence)
+        {
+            bad.push(FieldViolation::new(
+                "jobseeker.residence_municipality_code",
+                why,
+            ));
+        }
+        let mut raw = raw;
+        if let Some(f) = raw.facts.as_mut() {
+            // The jobseeker's residence is one fact: given at the top, it fills the facts'.
+            let inner = f.residence_municipality_code.trim();
+            if inner.is_empty() {
+                f.residence_municipality_code = residence.clone();
+            } else if !residence.is_empty() && inner != residence {
+                bad.push(FieldViolation::new(
+                    "jobseeker.residence_municipality_code",
+                    "differs from jobseeker.facts.residence_municipality_code",
+                ));
+            }
+        }
+        let declared_protection =
+            raw.facts.is_none() && raw.grounds.contains(&(Ground::TemporaryProtection as i32));
+        let protected =
+            declared_protection || raw.facts.as_ref().is_some_and(|f| f.temporary_protection);
+        let no_home = has_no_home(registry, &code);
+        if declared_protection && no_home && residence.is_empty() {
+            // 149/2023: without a home municipality the place of residence decides the area.
+            bad.push(FieldViolation::new(
+                "jobseeker.residence_municipality_code",
+                "required for temporary protection without a home municipality (149/2023)",
+            ));
+        }
         if let Some(f) = &raw.facts {
             let residence = f.residence_municipality_code.trim();
             if !residence.is_empty() && registry.municipality(residence).is_none() {
@@ -151,6 +310,39 @@ impl NewReferral {
             }
             Some(Some(d)) => Some(d),
         };
+        let interview = optional_date(
+            raw.initial_interview_date,
+            "jobseeker.initial_interview_date",
+            &mut bad,
+        );
+        match interview {
+            Some(d) if d > today => bad.push(FieldViolation::new(
+                "jobseeker.initial_interview_date",
+                "is after the referral date",
+            )),
+            Some(d) if start.is_some_and(|s| d < s) => bad.push(FieldViolation::new(
+                "jobseeker.initial_interview_date",
+                "is before the job search start",
+            )),
+            _ => {}
+        }
+        let previous_end = optional_date(
+            raw.previous_job_search_end,
+            "jobseeker.previous_job_search_end_date",
+            &mut bad,
+        );
+        if let (Some(end), Some(s)) = (previous_end, start)
+            && end >= s
+        {
+            bad.push(FieldViolation::new(
+                "jobseeker.previous_job_search_end_date",
+                "must be before the job search start",
+            ));
+        }
+        let employment_plan = raw
+            .employment_plan
+            .take()
+            .and_then(|p| validate_plan(p, today, &mut bad));
         let mut grounds = Vec::new();
         match (&raw.facts, raw.grounds.is_empty()) {
             (None, true) => bad.push(FieldViolation::new(
@@ -174,6 +366,18 @@ impl NewReferral {
         }
         grounds.sort();
         grounds.dedup();
+        // Declared grounds are held to the rule in force on the referral date (1269/2020 4 §,
+        // 1381/2021, 149/2023). Before the trial began no trial is in force at all, which routing
+        // answers.
+        if today >= declared::trial_start() {
+            let rules: Vec<_> = grounds.iter().map(|g| g.to_rule()).collect();
+            for problem in declared::not_in_force(&rules, today) {
+                bad.push(FieldViolation::new(
+                    "jobseeker.grounds",
+                    problem.to_string(),
+                ));
+            }
+        }
         if let Some(h) = &hetu
             && grounds.contains(&Ground::Under30)
             && h.age_on(today) >= 30
@@ -196,6 +400,10 @@ impl NewReferral {
                 home_municipality_code: code,
                 job_search_start,
                 grounds,
+                residence_municipality_code: residence,
+                initial_interview_date: interview,
+                previous_job_search_end: previous_end,
+                employment_plan,
             }),
             _ => Err(bad),
         }
@@ -214,6 +422,28 @@ impl NewReferral {
         if let Some(f) = &self.facts {
             h.update(b"|");
             h.update(serde_json::to_string(f).unwrap_or_default().as_bytes());
+        }
+        // Fields added later only when given, so an earlier request keeps its fingerprint.
+        let opt = |d: Option<NaiveDate>| d.map_or_else(String::new, |d| d.to_string());
+        let plan = self.employment_plan.as_ref().map_or_else(String::new, |p| {
+            format!(
+                "{}/{}/{}/{}",
+                p.plan_id,
+                p.kind as i32,
+                p.made_on,
+                opt(p.next_review_on)
+            )
+        });
+        let added = format!(
+            "{}|{}|{}|{}",
+            self.residence_municipality_code,
+            opt(self.initial_interview_date),
+            opt(self.previous_job_search_end),
+            plan
+        );
+        if added != "|||" {
+            h.update(b"|+");
+            h.update(added.as_bytes());
         }
         hex::encode(h.finalize())
     }
@@ -237,11 +467,16 @@ pub enum NotReferable {
     },
 }
 
-/// Where a referral goes and on which grounds.
+/// Where a referral goes, on which grounds, and which municipality decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Routed {
     pub area: String,
     pub grounds: Vec<Ground>,
+    /// The municipality that decided the area (home, or residence when `by_residence`).
+    pub municipality: String,
+    /// Decided by place of residence (temporary protection without a home municipality,
+    /// 149/2023).
+    pub by_residence: bool,
 }
 
 /// Decides the area (and, with facts, the grounds) of a validated referral on `date`.
@@ -251,9 +486,22 @@ pub fn decide(
     date: NaiveDate,
 ) -> Result<Routed, NotReferable> {
     let Some(facts) = &req.facts else {
-        return route(registry, &req.home_municipality_code, date).map(|area| Routed {
+        // Declared grounds: temporary protection without a home municipality is referred by
+        // place of residence (149/2023, 1269/2020 4 § 2 mom and 5 § 1 mom as amended); the
+        // declared-grounds check has refused that ground before 1.3.2023.
+        let by_residence = has_no_home(registry, &req.home_municipality_code)
+            && req.grounds.contains(&Ground::TemporaryProtection)
+            && !req.residence_municipality_code.is_empty();
+        let municipality = if by_residence {
+            req.residence_municipality_code.clone()
+        } else {
+            req.home_municipality_code.clone()
+        };
+        return route(registry, &municipality, date).map(|area| Routed {
             area,
             grounds: req.grounds.clone(),
+            municipality,
+            by_residence,
         });
     };
     let decision =
@@ -263,8 +511,15 @@ pub fn decide(
             rule: String::new(),
         })?;
     match decision.outcome {
-        Outcome::Referral { trial, area, .. } if trial == "2021" => Ok(Routed {
+        Outcome::Referral {
+            trial,
             area,
+            municipality,
+            by_residence,
+        } if trial == "2021" => Ok(Routed {
+            area,
+            municipality,
+            by_residence,
             grounds: decision
                 .grounds
                 .into_iter()
@@ -285,6 +540,20 @@ pub fn decide(
             rule: decision.rule.law.to_owned(),
         }),
     }
+}
+
+/// The suspension in force on `date` that covers a client routed as `routed` (its grounds and
+/// deciding municipality), if any: AVI's suspension ends the area's competence for exactly what
+/// it covers, and the TE office keeps those clients (1269/2020 22 §).
+pub fn covering<'a>(
+    suspensions: &'a [Suspension],
+    date: NaiveDate,
+    routed: &Routed,
+) -> Option<&'a Suspension> {
+    let grounds: Vec<&str> = routed.grounds.iter().map(|g| g.name()).collect();
+    suspensions
+        .iter()
+        .find(|s| s.rule().covers_client(date, &grounds, &routed.municipality))
 }
 
 /// The trial area competent for `municipality` on `date`.
@@ -320,7 +589,7 @@ mod tests {
             home_municipality_code: code.into(),
             job_search_start: Some(Some(day(2024, 3, 1))),
             grounds: vec![1],
-            facts: None,
+            ..Default::default()
         }
     }
 

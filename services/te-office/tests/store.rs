@@ -260,7 +260,7 @@ async fn corrupt_suspension_date_is_an_error(backend: TestBackend) {
     let mut tx = te.store.begin().await.unwrap();
     let err = te
         .store
-        .suspended_since(
+        .suspensions_of(
             &mut tx,
             "kainuu",
             NaiveDate::from_ymd_opt(2024, 9, 2).unwrap(),
