@@ -78,12 +78,12 @@ impl From<Error> for Status {
                 "AREA_SUSPENDED",
                 &format!("area/{area}"),
                 &format!(
-                    "the TE office keeps the client under AVI's suspension {action_id} of the \
-                     trial in {area} ({extent}, in force since {since}; 1269/2020 22 §)",
+                    "the TE office keeps the client under AVI's suspension {action_id}: AVI \
+                     suspended {extent} in {area} from {since} (1269/2020 22 §)",
                     extent = if partial {
-                        "partial, covering this client"
+                        "part of the trial, covering this client,"
                     } else {
-                        "whole trial"
+                        "the whole trial"
                     }
                 ),
             ),
