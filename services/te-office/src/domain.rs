@@ -651,4 +651,136 @@ mod tests {
             Err(NotReferable::NoTrialInForce { .. })
         ));
     }
+
+    fn validated(mut r: RawReferral, today: NaiveDate) -> NewReferral {
+        if r.job_search_start == Some(Some(day(2024, 3, 1))) {
+            r.job_search_start = Some(Some(today - chrono::Duration::days(3)));
+        }
+        NewReferral::validate(r, Registry::builtin(), today).unwrap()
+    }
+
+    #[test]
+    fn declared_temporary_protection_without_a_home_goes_by_residence() {
+        let reg = Registry::builtin();
+        let today = day(2024, 3, 4);
+        let mut r = raw("131052-308T", "");
+        r.grounds = vec![Ground::TemporaryProtection as i32];
+        r.residence_municipality_code = "205".into();
+        let routed = decide(reg, &validated(r.clone(), today), today).unwrap();
+        assert_eq!(routed.area, "kainuu");
+        assert_eq!(routed.municipality, "205");
+        assert!(routed.by_residence);
+        // A special code (999: no home municipality in Finland) is no home either.
+        r.home_municipality_code = "999".into();
+        assert!(
+            decide(reg, &validated(r.clone(), today), today)
+                .unwrap()
+                .by_residence
+        );
+        // With a home municipality the home decides (1269/2020 5 § 1 mom).
+        r.home_municipality_code = "837".into();
+        let routed = decide(reg, &validated(r, today), today).unwrap();
+        assert_eq!(routed.area, "pirkanmaa");
+        assert_eq!(routed.municipality, "837");
+        assert!(!routed.by_residence);
+    }
+
+    #[test]
+    fn facts_carry_the_residence_basis_of_the_rules() {
+        let reg = Registry::builtin();
+        let today = day(2024, 3, 4);
+        let mut r = raw("131052-308T", "");
+        r.grounds = vec![];
+        r.residence_municipality_code = "205".into();
+        r.facts = Some(JobseekerFacts {
+            registered_as_jobseeker: true,
+            temporary_protection: true,
+            ..Default::default()
+        });
+        let new = validated(r, today);
+        // The top-level residence fills the facts'.
+        assert_eq!(
+            new.facts
+                .as_ref()
+                .map(|f| f.residence_municipality_code.as_str()),
+            Some("205")
+        );
+        let routed = decide(reg, &new, today).unwrap();
+        assert_eq!(routed.area, "kainuu");
+        assert_eq!(routed.municipality, "205");
+        assert!(routed.by_residence);
+    }
+
+    #[test]
+    fn a_suspension_covers_by_grounds_and_deciding_municipality() {
+        let s = Suspension {
+            action_id: "a-1".into(),
+            area_id: "kainuu".into(),
+            effective_from: day(2024, 10, 1),
+            partial: true,
+            scope: Some(kokeilu_rules::suspension::Scope {
+                client_groups: vec!["temporary_protection".into()],
+                municipality_codes: vec!["205".into()],
+                statement_subjects: vec![],
+            }),
+            lifted_from: Some(day(2024, 10, 10)),
+            text: String::new(),
+        };
+        let routed = |grounds: Vec<Ground>, municipality: &str| Routed {
+            area: "kainuu".into(),
+            grounds,
+            municipality: municipality.into(),
+            by_residence: true,
+        };
+        let all = [s];
+        let tp = routed(vec![Ground::TemporaryProtection], "205");
+        assert!(covering(&all, day(2024, 10, 1), &tp).is_some());
+        assert!(covering(&all, day(2024, 9, 30), &tp).is_none(), "not yet");
+        assert!(covering(&all, day(2024, 10, 10), &tp).is_none(), "lifted");
+        let elsewhere = routed(vec![Ground::TemporaryProtection], "290");
+        assert!(covering(&all, day(2024, 10, 1), &elsewhere).is_none());
+        let other = routed(vec![Ground::Under30], "205");
+        assert!(covering(&all, day(2024, 10, 1), &other).is_none());
+        // A partial suspension that names only statement subjects keeps no client.
+        let statements = Suspension {
+            scope: Some(kokeilu_rules::suspension::Scope {
+                statement_subjects: vec!["general_conditions".into()],
+                ..Default::default()
+            }),
+            ..all[0].clone()
+        };
+        assert!(covering(&[statements], day(2024, 10, 1), &tp).is_none());
+    }
+
+    #[test]
+    fn the_new_fields_are_checked_against_the_dates() {
+        let today = day(2024, 3, 4);
+        let mut r = raw("131052-308T", "205");
+        r.initial_interview_date = Some(Some(day(2024, 2, 29)));
+        r.previous_job_search_end = Some(Some(day(2024, 3, 1)));
+        r.employment_plan = Some(RawPlan {
+            plan_id: String::new(),
+            kind: 0,
+            made_on: Some(Some(day(2024, 3, 5))),
+            next_review_on: Some(None),
+        });
+        let errs = NewReferral::validate(r, Registry::builtin(), today).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "jobseeker.initial_interview_date",
+                "jobseeker.previous_job_search_end_date",
+                "jobseeker.employment_plan.kind",
+                "jobseeker.employment_plan.made_on",
+                "jobseeker.employment_plan.next_review_on",
+            ]
+        );
+        // An earlier request without the new fields keeps its fingerprint; with them it differs.
+        let plain = validated(raw("131052-308T", "205"), today);
+        let mut with = raw("131052-308T", "205");
+        with.job_search_start = Some(Some(plain.job_search_start));
+        with.initial_interview_date = Some(Some(plain.job_search_start));
+        assert_ne!(validated(with, today).fingerprint(), plain.fingerprint());
+    }
 }
