@@ -19,7 +19,8 @@ use tonic::Code;
 
 on_both_backends!(
     a_partial_suspension_keeps_exactly_the_covered_clients,
-    lifting_a_suspension_restores_referrals_from_its_date
+    lifting_a_suspension_restores_referrals_from_its_date,
+    a_lift_of_an_unknown_suspension_is_dead_lettered_and_changes_nothing
 );
 
 fn referral(
@@ -232,5 +233,55 @@ async fn lifting_a_suspension_restores_referrals_from_its_date(backend: TestBack
     assert_eq!(done.area_id, "kainuu");
     assert!(!done.replayed);
     assert_eq!(te.referral_rows().await, 2);
+    te.stop().await;
+}
+
+/// A lift naming no suspension of the area (or one of another area) cannot be applied: it is
+/// dead-lettered, and the area's suspension stays in force.
+async fn a_lift_of_an_unknown_suspension_is_dead_lettered_and_changes_nothing(
+    backend: TestBackend,
+) {
+    let Some(mut te) = TeOffice::start(backend, day(2024, 9, 2)).await else {
+        return;
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    te.publish_as_avi(&suspension(&id, day(2024, 9, 2), None))
+        .await;
+    wait_stored(&te, &id, false).await;
+    for lifts in [uuid::Uuid::now_v7().to_string(), String::new()] {
+        te.publish_as_avi(&SupervisoryAction {
+            action_id: uuid::Uuid::now_v7().to_string(),
+            area_id: "kainuu".into(),
+            kind: ActionKind::LiftSuspension as i32,
+            effective_from: Some(date_from_naive(day(2024, 9, 2))),
+            lifts_action_id: lifts,
+            ..Default::default()
+        })
+        .await;
+    }
+    let js = te.js.clone();
+    wait_for("two dead letters", Duration::from_secs(30), || {
+        let js = js.clone();
+        async move {
+            let mut dlq = js
+                .get_stream(kokeilu_proto::subjects::DEAD_LETTER_STREAM)
+                .await
+                .ok()?;
+            (dlq.info().await.ok()?.state.messages == 2).then_some(())
+        }
+    })
+    .await;
+    let refused = te
+        .client
+        .submit_referral(referral(
+            "still-suspended",
+            person(day(1980, 5, 5), 1),
+            "205",
+            &[G::NoEarningsRelatedAllowance],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(te.referral_rows().await, 0);
     te.stop().await;
 }
