@@ -22,6 +22,7 @@ on_both_backends!(
     interview_previous_end_and_plan_travel_with_the_referral,
     bad_new_fields_are_refused_and_nothing_is_stored,
     declared_grounds_not_yet_in_force_are_refused,
+    facts_of_temporary_protection_carry_the_residence_basis,
 );
 
 fn seeker(hetu: String, home: &str, grounds: &[G]) -> pb::Jobseeker {
@@ -317,5 +318,57 @@ async fn declared_grounds_not_yet_in_force_are_refused(backend: TestBackend) {
         .unwrap()
         .into_inner();
     assert_eq!(done.area_id, "kainuu");
+    te.stop().await;
+}
+
+/// With facts, the rules decide by residence (149/2023); the referral, the message to the area and
+/// the fact to AVI carry that, and EvaluateEligibility says the same.
+async fn facts_of_temporary_protection_carry_the_residence_basis(backend: TestBackend) {
+    let Some(mut te) = TeOffice::start(backend, day(2024, 9, 2)).await else {
+        return;
+    };
+    let mut js = seeker(person(day(1985, 3, 3), 1), "", &[]);
+    js.residence_municipality_code = "205".into();
+    js.facts = Some(pb::JobseekerFacts {
+        employment_status: pb::EmploymentStatus::Unemployed as i32,
+        registered_as_jobseeker: true,
+        temporary_protection: true,
+        ..Default::default()
+    });
+    let decision = te
+        .client
+        .evaluate_eligibility(pb::EvaluateEligibilityRequest {
+            jobseeker: Some(js.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(decision.referable, "{decision:?}");
+    assert!(decision.by_residence);
+    assert_eq!(decision.municipality_code, "205");
+    let done = te
+        .client
+        .submit_referral(submit("tp-facts", js))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.area_id, "kainuu");
+    let shown = te
+        .client
+        .get_referral(pb::GetReferralRequest {
+            referral_id: done.referral_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(shown.decided_by_residence);
+    assert_eq!(shown.residence_municipality_code, "205");
+    let fact: ServiceFact = te
+        .last_published(subjects::SUPERVISION_STREAM, &subjects::te_office_fact())
+        .await;
+    assert_eq!(fact.referral_id, done.referral_id);
+    assert_eq!(fact.municipality_code, "205");
+    assert!(fact.decided_by_residence);
     te.stop().await;
 }
