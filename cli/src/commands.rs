@@ -172,9 +172,32 @@ pub struct ReferArgs {
     /// Henkilötunnus of the jobseeker.
     #[arg(long)]
     hetu: String,
-    /// Home municipality code (3 digits).
+    /// Home municipality code (3 digits); may be empty ("") for temporary protection without a
+    /// home municipality, which is then referred by `--residence` (149/2023).
     #[arg(long)]
     municipality: String,
+    /// Place of residence, municipality code (3 digits).
+    #[arg(long)]
+    residence: Option<String>,
+    /// The day the TE office held the initial interview of this job search (YYYY-MM-DD).
+    #[arg(long)]
+    initial_interview: Option<NaiveDate>,
+    /// The day the previous job search ended (YYYY-MM-DD; the 6-month rule).
+    #[arg(long)]
+    previous_job_search_end: Option<NaiveDate>,
+    /// The kind of the plan in force, which travels with the referral and stays binding until
+    /// the area revises it: employment, activation, integration, multisector.
+    #[arg(long, requires = "plan_made_on")]
+    plan_kind: Option<String>,
+    /// The day the plan was made (YYYY-MM-DD).
+    #[arg(long, requires = "plan_kind")]
+    plan_made_on: Option<NaiveDate>,
+    /// The TE office's id of the plan.
+    #[arg(long, requires = "plan_kind")]
+    plan_id: Option<String>,
+    /// When the plan is next to be reviewed (YYYY-MM-DD).
+    #[arg(long, requires = "plan_kind")]
+    plan_review: Option<NaiveDate>,
     /// Job search start date (YYYY-MM-DD).
     #[arg(long)]
     job_search_start: NaiveDate,
@@ -200,6 +223,17 @@ fn ground(s: &str) -> anyhow::Result<i32> {
     } as i32)
 }
 
+fn plan_kind(s: &str) -> anyhow::Result<i32> {
+    use kokeilu_proto::referral::PlanKind as K;
+    Ok(match s {
+        "employment" => K::Employment,
+        "activation" => K::Activation,
+        "integration" => K::Integration,
+        "multisector" => K::Multisector,
+        other => anyhow::bail!("unknown plan kind {other:?}"),
+    } as i32)
+}
+
 pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
     let info = args.target.info()?;
     let grounds = args
@@ -207,6 +241,15 @@ pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
         .iter()
         .map(|g| ground(g))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let employment_plan = match (&args.plan_kind, args.plan_made_on) {
+        (Some(kind), made_on) => Some(kokeilu_proto::referral::EmploymentPlan {
+            plan_id: args.plan_id.clone().unwrap_or_default(),
+            kind: plan_kind(kind)?,
+            made_on: made_on.map(date_from_naive),
+            next_review_on: args.plan_review.map(date_from_naive),
+        }),
+        (None, _) => None,
+    };
     let mut c = client::te_office(&info.te_office).await?;
     let resp = c
         .submit_referral(te::SubmitReferralRequest {
@@ -217,7 +260,10 @@ pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
                 job_search_start_date: Some(date_from_naive(args.job_search_start)),
                 grounds,
                 facts: None,
-                ..Default::default()
+                initial_interview_date: args.initial_interview.map(date_from_naive),
+                previous_job_search_end_date: args.previous_job_search_end.map(date_from_naive),
+                employment_plan,
+                residence_municipality_code: args.residence.unwrap_or_default(),
             }),
         })
         .await

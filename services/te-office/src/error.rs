@@ -18,10 +18,12 @@ pub enum Error {
     KeyReused,
     #[error("the person already has a live referral {0}")]
     AlreadyReferred(String),
-    #[error("area {area} suspended since {since}")]
+    #[error("area {area} suspended since {since} by {action_id}")]
     Suspended {
         area: String,
+        action_id: String,
         since: chrono::NaiveDate,
+        partial: bool,
     },
     #[error("referral not found")]
     NotFound,
@@ -67,11 +69,22 @@ impl From<Error> for Status {
             Error::AlreadyReferred(id) => {
                 Status::already_exists(format!("the jobseeker already has a live referral {id}"))
             }
-            Error::Suspended { area, since } => failed_precondition(
+            Error::Suspended {
+                area,
+                action_id,
+                since,
+                partial,
+            } => failed_precondition(
                 "AREA_SUSPENDED",
                 &format!("area/{area}"),
                 &format!(
-                    "AVI has suspended the trial in {area} from {since}: the TE office keeps the client"
+                    "the TE office keeps the client under AVI's suspension {action_id}: AVI \
+                     suspended {extent} in {area} from {since} (1269/2020 22 §)",
+                    extent = if partial {
+                        "part of the trial, covering this client,"
+                    } else {
+                        "the whole trial"
+                    }
                 ),
             ),
             Error::NotFound => Status::not_found("referral not found"),

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use kokeilu_rules::eligibility::{self, DeclineReason, EmploymentStatus, JobseekerFacts, Outcome};
 
 use crate::domain::{
-    NewReferral, RawReferral, Referral, ReferralFilter, Status as RefStatus, StatusChange,
+    NewReferral, RawPlan, RawReferral, Referral, ReferralFilter, Status as RefStatus, StatusChange,
 };
 use crate::error::Error;
 use crate::referrals::Desk;
@@ -79,7 +79,8 @@ fn referral_to_wire(r: &Referral, history: &[StatusChange]) -> pb::Referral {
         grounds: r.grounds.iter().map(|g| *g as i32).collect(),
         rejection_reason: r.rejection_reason,
         created_at: Some(timestamp_from(r.created_at)),
-        ..Default::default()
+        residence_municipality_code: r.residence_municipality_code.clone(),
+        decided_by_residence: r.decided_by_residence,
     }
 }
 
@@ -154,6 +155,18 @@ fn raw_referral(idempotency_key: String, seeker: pb::Jobseeker) -> Result<RawRef
         job_search_start: seeker.job_search_start_date.as_ref().map(date_to_naive),
         grounds: seeker.grounds,
         facts: seeker.facts.map(facts_from_wire).transpose()?,
+        residence_municipality_code: seeker.residence_municipality_code,
+        initial_interview_date: seeker.initial_interview_date.as_ref().map(date_to_naive),
+        previous_job_search_end: seeker
+            .previous_job_search_end_date
+            .as_ref()
+            .map(date_to_naive),
+        employment_plan: seeker.employment_plan.map(|p| RawPlan {
+            plan_id: p.plan_id,
+            kind: p.kind,
+            made_on: p.made_on.as_ref().map(date_to_naive),
+            next_review_on: p.next_review_on.as_ref().map(date_to_naive),
+        }),
     })
 }
 

@@ -15,8 +15,8 @@ use kokeilu_proto::{date_from_naive, subjects, timestamp_from};
 use kokeilu_rules::registry::Registry;
 
 use crate::domain::{
-    AnswerOutcome, NewReferral, Referral, ReferralFilter, Status, StatusChange, answer_outcome,
-    decide,
+    AnswerOutcome, EmploymentPlan, NewReferral, Referral, ReferralFilter, Status, StatusChange,
+    answer_outcome, covering, decide,
 };
 use crate::error::Error;
 use crate::store::Store;
@@ -74,10 +74,16 @@ impl Desk {
             return replay(existing, &fingerprint);
         }
         let routed = decide(self.registry, &req, today).map_err(Error::NotReferable)?;
-        let area = routed.area;
-        if let Some(since) = self.store.suspended_since(&mut tx, &area, today).await? {
+        let area = routed.area.clone();
+        let suspensions = self.store.suspensions_of(&mut tx, &area, today).await?;
+        if let Some(s) = covering(&suspensions, today, &routed) {
             tx.rollback().await?;
-            return Err(Error::Suspended { area, since });
+            return Err(Error::Suspended {
+                area,
+                action_id: s.action_id.clone(),
+                since: s.effective_from,
+                partial: s.partial,
+            });
         }
         if let Some(live) = self
             .store
@@ -102,7 +108,11 @@ impl Desk {
             referral_date: Some(date_from_naive(today)),
             client_pseudonym: pseudonym.clone(),
             pseudonym_key_id: self.pseudonyms.key_id().to_owned(),
-            ..Default::default()
+            residence_municipality_code: req.residence_municipality_code.clone(),
+            decided_by_residence: routed.by_residence,
+            te_office_initial_interview_date: req.initial_interview_date.map(date_from_naive),
+            previous_job_search_end_date: req.previous_job_search_end.map(date_from_naive),
+            employment_plan: req.employment_plan.as_ref().map(plan_to_wire),
         };
         let env = seal(
             envelope::te_office(),
@@ -126,6 +136,11 @@ impl Desk {
             rejection_reason: 0,
             issued_message_id: env.message_id.clone(),
             created_at: now,
+            residence_municipality_code: req.residence_municipality_code.clone(),
+            decided_by_residence: routed.by_residence,
+            initial_interview_date: req.initial_interview_date,
+            previous_job_search_end: req.previous_job_search_end,
+            employment_plan: req.employment_plan.clone(),
         };
         let stored = async {
             self.store.insert_referral(&mut tx, &row).await?;
@@ -278,6 +293,16 @@ fn replay(existing: Referral, fingerprint: &str) -> Result<Submitted, Error> {
         referral: existing,
         replayed: true,
     })
+}
+
+/// The plan as `ReferralIssued` carries it.
+pub fn plan_to_wire(p: &EmploymentPlan) -> kokeilu_proto::referral::EmploymentPlan {
+    kokeilu_proto::referral::EmploymentPlan {
+        plan_id: p.plan_id.clone(),
+        kind: p.kind as i32,
+        made_on: Some(date_from_naive(p.made_on)),
+        next_review_on: p.next_review_on.map(date_from_naive),
+    }
 }
 
 async fn commit(tx: Tx) -> Result<(), sqlx::Error> {

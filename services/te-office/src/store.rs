@@ -19,6 +19,8 @@ use kokeilu_bus::{Db, Feed, Tx};
 mod referrals;
 mod suspensions;
 
+pub use suspensions::Lifted;
+
 /// The persistence of one te-office database.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -1,6 +1,7 @@
 //! te-office and the supervising agency: the pseudonymised "referral issued" fact AVI receives,
 //! and AVI's suspensions, which stop referrals to the suspended area from their effective date
-//! (the TE office keeps those clients itself, 1269/2020 22 §).
+//! for exactly the clients they cover (the TE office keeps those clients itself, 1269/2020
+//! 22 §), until AVI lifts them.
 
 use chrono::{DateTime, Utc};
 use kokeilu_bus::envelope::{self, open, seal};
@@ -8,20 +9,11 @@ use kokeilu_bus::outbox::{self, OutgoingMessage};
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{ActionKind, FactKind, ServiceFact, SupervisoryAction};
 use kokeilu_proto::{Payload, date_from_naive, date_to_naive, subjects, timestamp_from};
+use kokeilu_rules::suspension::Scope;
 
-use crate::domain::{Ground, Referral, Suspension, trust};
+use crate::domain::{Referral, Suspension, trust};
 use crate::referrals::Desk;
-
-fn ground_name(g: Ground) -> &'static str {
-    match g {
-        Ground::NoEarningsRelatedAllowance => "no_earnings_related_allowance",
-        Ground::Under30 => "under_30",
-        Ground::Immigrant => "immigrant",
-        Ground::ForeignLanguage => "foreign_language",
-        Ground::AtRiskOfUnemployment => "at_risk_of_unemployment",
-        Ground::TemporaryProtection => "temporary_protection",
-    }
-}
+use crate::store::Lifted;
 
 impl Desk {
     /// Queues the "referral issued" fact for AVI in `tx`, on the TE office's own fact subject,
@@ -41,13 +33,20 @@ impl Desk {
             pseudonym_key_id: self.pseudonyms.key_id().to_owned(),
             date: Some(date_from_naive(row.referral_date)),
             recorded_at: Some(timestamp_from(now)),
-            municipality_code: row.home_municipality_code.clone(),
-            grounds: row
-                .grounds
-                .iter()
-                .map(|g| ground_name(*g).to_owned())
-                .collect(),
+            // The deciding municipality: the residence when decided by residence (149/2023).
+            municipality_code: row.deciding_municipality().to_owned(),
+            grounds: row.grounds.iter().map(|g| g.name().to_owned()).collect(),
             job_search_start_date: Some(date_from_naive(row.job_search_start)),
+            residence_municipality_code: row.residence_municipality_code.clone(),
+            decided_by_residence: row.decided_by_residence,
+            te_office_initial_interview_date: row.initial_interview_date.map(date_from_naive),
+            previous_job_search_end_date: row.previous_job_search_end.map(date_from_naive),
+            employment_plan_date: row
+                .employment_plan
+                .as_ref()
+                .map(|p| date_from_naive(p.made_on)),
+            // One issued fact per referral.
+            fact_id: format!("{}:issued", row.referral_id),
             ..Default::default()
         };
         let env = seal(
@@ -78,7 +77,7 @@ pub fn actions_consumer() -> ConsumerConfig {
     c
 }
 
-/// Records suspensions.
+/// Records suspensions (full or partial, with their scope) and their lifting.
 pub struct Suspensions {
     pub desk: Desk,
 }
@@ -94,7 +93,8 @@ impl Handler for Suspensions {
         let action: SupervisoryAction = open(&msg.envelope)?;
         trust::check_action(&msg.subject, msg.envelope.sender.as_ref(), &action.area_id)
             .map_err(HandlerError::Security)?;
-        if action.kind != ActionKind::Suspension as i32 {
+        let kind = ActionKind::try_from(action.kind).unwrap_or(ActionKind::Unspecified);
+        if !matches!(kind, ActionKind::Suspension | ActionKind::LiftSuspension) {
             return Ok(());
         }
         let from = action
@@ -102,13 +102,45 @@ impl Handler for Suspensions {
             .as_ref()
             .and_then(date_to_naive)
             .ok_or_else(|| {
-                HandlerError::Permanent("suspension without an effective date".into())
+                HandlerError::Permanent("a suspension or lift without an effective date".into())
             })?;
+        if kind == ActionKind::LiftSuspension {
+            // The area's competence returns from the lift date (22 §): referrals go to it again.
+            let lifted = self
+                .desk
+                .store
+                .lift_suspension(
+                    tx,
+                    &action.area_id,
+                    &action.lifts_action_id,
+                    from,
+                    &action.action_id,
+                )
+                .await?;
+            if lifted == Lifted::Unknown {
+                return Err(HandlerError::Permanent(format!(
+                    "lift {} names no suspension of area {}",
+                    action.action_id, action.area_id
+                )));
+            }
+            tracing::warn!(area = %action.area_id, lifted_from = %from, suspension = %action.lifts_action_id, "AVI lifted a suspension");
+            return Ok(());
+        }
+        let scope = action.partial.then(|| {
+            let s = action.scope.unwrap_or_default();
+            Scope {
+                client_groups: s.client_groups,
+                municipality_codes: s.municipality_codes,
+                statement_subjects: s.statement_subjects,
+            }
+        });
         let suspension = Suspension {
             action_id: action.action_id,
             area_id: action.area_id,
             effective_from: from,
             partial: action.partial,
+            scope,
+            lifted_from: None,
             text: action.text,
         };
         self.desk

@@ -35,6 +35,11 @@ fn referral(n: u32, area: &str, created_at: DateTime<Utc>) -> Referral {
         rejection_reason: 0,
         issued_message_id: uuid::Uuid::now_v7().to_string(),
         created_at,
+        residence_municipality_code: String::new(),
+        decided_by_residence: false,
+        initial_interview_date: None,
+        previous_job_search_end: None,
+        employment_plan: None,
     }
 }
 

@@ -83,6 +83,8 @@ impl TeOffice {
         let q = match value {
             Value::Text(s) => q.bind(s),
             Value::Int(n) => q.bind(n),
+            Value::Null => q.bind(None::<String>),
+            Value::NullInt => q.bind(None::<i64>),
         };
         let done = q.bind(referral_id).execute(self.store.db().pool()).await;
         assert_eq!(done.unwrap().rows_affected(), 1, "{sql}");
@@ -93,6 +95,8 @@ impl TeOffice {
 enum Value {
     Text(&'static str),
     Int(i64),
+    Null,
+    NullInt,
 }
 
 /// A valid henkilötunnus for test person `n` (born in the 1990s).
@@ -139,7 +143,23 @@ async fn corrupt_referral_is_an_error(backend: TestBackend) {
     let good = te.store.get(&id).await.unwrap().unwrap();
     assert_eq!(te.store.history(&id).await.unwrap().len(), 1);
 
-    let corruptions: [(&'static str, Value, Value); 6] = [
+    let corruptions: [(&'static str, Value, Value); 9] = [
+        (
+            "UPDATE referrals SET decided_by_residence = $1 WHERE referral_id = $2",
+            Value::Int(7),
+            Value::Int(0),
+        ),
+        (
+            "UPDATE referrals SET initial_interview_date = $1 WHERE referral_id = $2",
+            Value::Text("2024-13-01"),
+            Value::Null,
+        ),
+        // A plan kind without the plan's id and date is half a plan, not a plan.
+        (
+            "UPDATE referrals SET plan_kind = $1 WHERE referral_id = $2",
+            Value::Int(1),
+            Value::NullInt,
+        ),
         (
             "UPDATE referrals SET status = $1 WHERE referral_id = $2",
             Value::Int(99),
@@ -238,8 +258,9 @@ async fn corrupt_referral_is_an_error(backend: TestBackend) {
     te.stop().await;
 }
 
-/// A suspension whose effective date does not parse stops the submission with INTERNAL instead
-/// of being read as "no suspension" (which would refer the client to a suspended area).
+/// A suspension whose effective date (or partial scope) does not parse stops the submission with
+/// INTERNAL instead of being read as "no suspension" (which would refer the client to a suspended
+/// area).
 async fn corrupt_suspension_date_is_an_error(backend: TestBackend) {
     let Some(mut te) = TeOffice::start(backend).await else {
         return;
@@ -260,7 +281,7 @@ async fn corrupt_suspension_date_is_an_error(backend: TestBackend) {
     let mut tx = te.store.begin().await.unwrap();
     let err = te
         .store
-        .suspended_since(
+        .suspensions_of(
             &mut tx,
             "kainuu",
             NaiveDate::from_ymd_opt(2024, 9, 2).unwrap(),
@@ -284,5 +305,26 @@ async fn corrupt_suspension_date_is_an_error(backend: TestBackend) {
     );
     // Another area is unaffected.
     te.client.submit_referral(referral(3, "837")).await.unwrap();
+    // A partial suspension whose scope does not decode is not read as "covers nobody".
+    sqlx::query(
+        "INSERT INTO suspensions (action_id, area_id, effective_from, partial, text, received_at, \
+         scope) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind("action-2")
+    .bind("helsinki")
+    .bind("2024-09-01")
+    .bind(1_i64)
+    .bind("suspended in part")
+    .bind(0_i64)
+    .bind("{\"client_groups\": 7}")
+    .execute(te.store.db().pool())
+    .await
+    .unwrap();
+    let status = te
+        .client
+        .submit_referral(referral(4, "091"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Internal);
     te.stop().await;
 }

@@ -21,6 +21,7 @@ use crate::hetu::{Hetu, HetuError};
 use crate::registry::{Area, Registry, Trial};
 pub use crate::rule::RuleVersion;
 
+pub mod declared;
 mod historical;
 pub mod rule_2021;
 

@@ -61,6 +61,32 @@ impl Ground {
         })
     }
 
+    /// The rules' ground (for the declared-grounds check).
+    pub fn to_rule(self) -> kokeilu_rules::eligibility::Ground {
+        use kokeilu_rules::eligibility::Ground as R;
+        match self {
+            Self::NoEarningsRelatedAllowance => R::NoEarningsRelatedAllowance,
+            Self::Under30 => R::Under30,
+            Self::Immigrant => R::Immigrant,
+            Self::ForeignLanguage => R::ForeignLanguage,
+            Self::AtRiskOfUnemployment => R::AtRiskOfUnemployment,
+            Self::TemporaryProtection => R::TemporaryProtection,
+        }
+    }
+
+    /// The rule name AVI's facts and suspension scopes use (`kokeilu_rules::suspension::
+    /// CLIENT_GROUPS`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NoEarningsRelatedAllowance => "no_earnings_related_allowance",
+            Self::Under30 => "under_30",
+            Self::Immigrant => "immigrant",
+            Self::ForeignLanguage => "foreign_language",
+            Self::AtRiskOfUnemployment => "at_risk_of_unemployment",
+            Self::TemporaryProtection => "temporary_protection",
+        }
+    }
+
     /// Stored form: comma-separated numbers (also part of a request's fingerprint).
     pub fn encode_list(grounds: &[Ground]) -> String {
         grounds
@@ -85,6 +111,50 @@ impl Ground {
             })
             .collect()
     }
+}
+
+/// The kind of plan that travels with a referral (1269/2020 9 §), as stored (the wire numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanKind {
+    Employment = 1,
+    Activation = 2,
+    Integration = 3,
+    /// Multi-sector joint service (TYP).
+    Multisector = 4,
+}
+
+impl PlanKind {
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            1 => Self::Employment,
+            2 => Self::Activation,
+            3 => Self::Integration,
+            4 => Self::Multisector,
+            _ => return None,
+        })
+    }
+}
+
+impl TryFrom<i64> for PlanKind {
+    type Error = BadStoredValue;
+
+    fn try_from(v: i64) -> Result<Self, Self::Error> {
+        i32::try_from(v)
+            .ok()
+            .and_then(Self::from_i32)
+            .ok_or_else(|| BadStoredValue::new("plan kind", v))
+    }
+}
+
+/// A plan made before the transfer: it keeps binding the client and the area until the area
+/// revises it (1269/2020 24 § 3 mom; 5 §).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmploymentPlan {
+    /// The TE office's id of the plan (no personal data).
+    pub plan_id: String,
+    pub kind: PlanKind,
+    pub made_on: NaiveDate,
+    pub next_review_on: Option<NaiveDate>,
 }
 
 /// Where a referral is in its life.
@@ -141,6 +211,28 @@ pub struct Referral {
     pub rejection_reason: i32,
     pub issued_message_id: String,
     pub created_at: DateTime<Utc>,
+    /// Place of residence (JTYPL 1:9.2), when known.
+    pub residence_municipality_code: String,
+    /// The area was chosen by place of residence (temporary protection, 149/2023).
+    pub decided_by_residence: bool,
+    /// The TE office's initial interview of this job search, if held.
+    pub initial_interview_date: Option<NaiveDate>,
+    /// The end of the previous job search, if any (the 6-month rule, 1381/2021).
+    pub previous_job_search_end: Option<NaiveDate>,
+    /// The plan in force at the transfer, if any.
+    pub employment_plan: Option<EmploymentPlan>,
+}
+
+impl Referral {
+    /// The municipality that decided the area: the residence when decided by residence
+    /// (149/2023), else the home municipality (1269/2020 5 § 1 mom).
+    pub fn deciding_municipality(&self) -> &str {
+        if self.decided_by_residence {
+            &self.residence_municipality_code
+        } else {
+            &self.home_municipality_code
+        }
+    }
 }
 
 /// One entry of a referral's status history, which is also the `WatchReferrals` feed.
@@ -171,9 +263,30 @@ pub struct Suspension {
     pub action_id: String,
     pub area_id: String,
     pub effective_from: NaiveDate,
-    /// Part of the area only; a partial suspension does not stop referrals.
+    /// Part of the area only: it covers what `scope` names.
     pub partial: bool,
+    /// What a partial suspension covers (`None` for a full one).
+    pub scope: Option<kokeilu_rules::suspension::Scope>,
+    /// Lifted from this day (AVI's LIFT_SUSPENSION), if lifted.
+    pub lifted_from: Option<NaiveDate>,
     pub text: String,
+}
+
+impl Suspension {
+    /// The rules' view of it, which decides what it covers on a date.
+    pub fn rule(&self) -> kokeilu_rules::suspension::Suspension {
+        kokeilu_rules::suspension::Suspension {
+            action_id: self.action_id.clone(),
+            area: self.area_id.clone(),
+            from: self.effective_from,
+            lifted_from: self.lifted_from,
+            scope: if self.partial {
+                Some(self.scope.clone().unwrap_or_default())
+            } else {
+                None
+            },
+        }
+    }
 }
 
 /// What an area's answer does to a referral.

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use kokeilu_bus::{Backend, Tx};
 
-use kokeilu_bus::stored::{code, corrupt, date, instant, micros};
+use kokeilu_bus::stored::{code, corrupt, date, instant, micros, opt_date};
 
 use super::Store;
-use crate::domain::{Ground, Referral, ReferralFilter, Status, StatusChange};
+use crate::domain::{EmploymentPlan, Ground, Referral, ReferralFilter, Status, StatusChange};
 
 /// Feed lock id for `referral_events`.
 pub(super) const FEED_LOCK: i64 = 0x7e_0ff1_ce01;
@@ -27,6 +27,33 @@ struct ReferralRecord {
     rejection_reason: i64,
     issued_message_id: String,
     created_at: i64,
+    residence_municipality_code: String,
+    decided_by_residence: i64,
+    initial_interview_date: Option<String>,
+    previous_job_search_end: Option<String>,
+    plan_id: Option<String>,
+    plan_kind: Option<i64>,
+    plan_made_on: Option<String>,
+    plan_next_review_on: Option<String>,
+}
+
+impl ReferralRecord {
+    /// The stored plan: all of id, kind and date, or none of them.
+    fn plan(&self) -> Result<Option<EmploymentPlan>, sqlx::Error> {
+        match (&self.plan_id, self.plan_kind, &self.plan_made_on) {
+            (None, None, None) => Ok(None),
+            (Some(id), Some(kind), Some(made_on)) => Ok(Some(EmploymentPlan {
+                plan_id: id.clone(),
+                kind: code("plan_kind", kind)?,
+                made_on: date("plan_made_on", made_on)?,
+                next_review_on: opt_date(
+                    "plan_next_review_on",
+                    self.plan_next_review_on.as_deref(),
+                )?,
+            })),
+            _ => Err(corrupt("plan_kind", "a plan without its id, kind or date")),
+        }
+    }
 }
 
 impl TryFrom<ReferralRecord> for Referral {
@@ -34,6 +61,21 @@ impl TryFrom<ReferralRecord> for Referral {
 
     fn try_from(r: ReferralRecord) -> Result<Self, Self::Error> {
         Ok(Referral {
+            employment_plan: r.plan()?,
+            decided_by_residence: match r.decided_by_residence {
+                0 => false,
+                1 => true,
+                v => return Err(corrupt("decided_by_residence", v)),
+            },
+            initial_interview_date: opt_date(
+                "initial_interview_date",
+                r.initial_interview_date.as_deref(),
+            )?,
+            previous_job_search_end: opt_date(
+                "previous_job_search_end",
+                r.previous_job_search_end.as_deref(),
+            )?,
+            residence_municipality_code: r.residence_municipality_code,
             grounds: Ground::decode_list(&r.grounds).map_err(|e| corrupt("grounds", e))?,
             job_search_start: date("job_search_start", &r.job_search_start)?,
             referral_date: date("referral_date", &r.referral_date)?,
@@ -117,7 +159,9 @@ macro_rules! select_referral {
         concat!(
             "SELECT referral_id, idempotency_key, request_hash, henkilotunnus, \
              home_municipality_code, area_id, grounds, job_search_start, referral_date, status, \
-             rejection_reason, issued_message_id, created_at FROM referrals ",
+             rejection_reason, issued_message_id, created_at, residence_municipality_code, \
+             decided_by_residence, initial_interview_date, previous_job_search_end, plan_id, \
+             plan_kind, plan_made_on, plan_next_review_on FROM referrals ",
             $tail
         )
     };
@@ -159,8 +203,11 @@ impl Store {
         sqlx::query(
             "INSERT INTO referrals (referral_id, idempotency_key, request_hash, henkilotunnus, \
              home_municipality_code, area_id, grounds, job_search_start, referral_date, status, \
-             rejection_reason, issued_message_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+             rejection_reason, issued_message_id, created_at, updated_at, \
+             residence_municipality_code, decided_by_residence, initial_interview_date, \
+             previous_job_search_end, plan_id, plan_kind, plan_made_on, plan_next_review_on) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21)",
         )
         .bind(&r.referral_id)
         .bind(&r.idempotency_key)
@@ -175,6 +222,19 @@ impl Store {
         .bind(i64::from(r.rejection_reason))
         .bind(&r.issued_message_id)
         .bind(micros(r.created_at))
+        .bind(&r.residence_municipality_code)
+        .bind(i64::from(r.decided_by_residence))
+        .bind(r.initial_interview_date.map(|d| d.to_string()))
+        .bind(r.previous_job_search_end.map(|d| d.to_string()))
+        .bind(r.employment_plan.as_ref().map(|p| p.plan_id.clone()))
+        .bind(r.employment_plan.as_ref().map(|p| p.kind as i64))
+        .bind(r.employment_plan.as_ref().map(|p| p.made_on.to_string()))
+        .bind(
+            r.employment_plan
+                .as_ref()
+                .and_then(|p| p.next_review_on)
+                .map(|d| d.to_string()),
+        )
         .execute(&mut **tx)
         .await?;
         self.append_change(tx, &r.referral_id, &r.area_id, r.status, r.created_at, "")
@@ -310,6 +370,12 @@ impl Store {
              r.referral_date AS referral_date, r.status AS status, \
              r.rejection_reason AS rejection_reason, r.issued_message_id AS issued_message_id, \
              r.created_at AS created_at, \
+             r.residence_municipality_code AS residence_municipality_code, \
+             r.decided_by_residence AS decided_by_residence, \
+             r.initial_interview_date AS initial_interview_date, \
+             r.previous_job_search_end AS previous_job_search_end, r.plan_id AS plan_id, \
+             r.plan_kind AS plan_kind, r.plan_made_on AS plan_made_on, \
+             r.plan_next_review_on AS plan_next_review_on, \
              e.seq AS e_seq, e.area_id AS e_area_id, e.status AS e_status, e.at AS e_at, \
              e.detail AS e_detail \
              FROM (SELECT * FROM referrals \
