@@ -501,6 +501,10 @@ impl Handler for Actions {
             &self.desk.area,
         )
         .map_err(HandlerError::Security)?;
+        // SUSPENSION and LIFT_SUSPENSION are kept as received like every action; the area's
+        // refusals read them from here ([`suspensions_of`], 1269/2020 22 §).
+        // Moving the clients a suspension covers back to the TE office in bulk is issue 11: it
+        // would start here, when a SUSPENSION arrives.
         self.desk
             .store
             .insert_action(tx, &action, self.desk.clock.now())
