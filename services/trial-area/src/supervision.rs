@@ -513,3 +513,54 @@ impl Handler for Actions {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kokeilu_proto::supervision::SuspensionScope;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 10, d).unwrap_or_default()
+    }
+
+    fn action(id: &str, kind: ActionKind, area: &str, from: u32) -> SupervisoryAction {
+        SupervisoryAction {
+            action_id: id.into(),
+            kind: kind as i32,
+            area_id: area.into(),
+            effective_from: Some(date_from_naive(day(from))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn suspensions_carry_their_scope_and_lifts_in_any_order() {
+        let lift = SupervisoryAction {
+            lifts_action_id: "s1".into(),
+            ..action("l1", ActionKind::LiftSuspension, "kainuu", 20)
+        };
+        let partial = SupervisoryAction {
+            partial: true,
+            scope: Some(SuspensionScope {
+                client_groups: vec!["under_30".into()],
+                ..Default::default()
+            }),
+            ..action("s1", ActionKind::Suspension, "kainuu", 10)
+        };
+        let full = action("s2", ActionKind::Suspension, "kainuu", 25);
+        let elsewhere = action("s3", ActionKind::Suspension, "oulu", 1);
+        let order = action("o1", ActionKind::Order, "kainuu", 1);
+        let got = suspensions_of("kainuu", &[lift, partial, full, elsewhere, order]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].action_id, "s1");
+        assert_eq!(got[0].from, day(10));
+        assert_eq!(got[0].lifted_from, Some(day(20)), "the lift came first");
+        assert_eq!(
+            got[0].scope.as_ref().map(|s| s.client_groups.clone()),
+            Some(vec!["under_30".to_owned()])
+        );
+        assert_eq!(got[1].scope, None, "full");
+        assert!(got[0].covers_client(day(19), &["under_30"], "205"));
+        assert!(!got[0].covers_client(day(20), &["under_30"], "205"));
+    }
+}
