@@ -262,7 +262,7 @@ pub async fn run(cmd: AviCommand) -> anyhow::Result<()> {
                 .answer_information_request(ta::AnswerInformationRequestRequest {
                     area_id: args.area,
                     action_id: args.action_id,
-                    ..Default::default()
+                    idempotency_key: uuid::Uuid::now_v7().to_string(),
                 })
                 .await
                 .map_err(grpc_err)?

@@ -306,7 +306,7 @@ pub async fn ack(args: AckArgs) -> anyhow::Result<()> {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: args.area,
             referral_id: args.referral_id,
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .map_err(grpc_err)?
@@ -359,7 +359,7 @@ pub async fn reject(args: RejectArgs) -> anyhow::Result<()> {
         referral_id: args.referral_id.clone(),
         reason: reason as i32,
         detail: args.detail,
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     })
     .await
     .map_err(grpc_err)?;

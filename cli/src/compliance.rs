@@ -392,7 +392,7 @@ pub async fn demo_ending(info: &StackInfo, today: NaiveDate) -> anyhow::Result<(
                 referral_id: id.clone(),
                 kind: ta::ServiceEventKind::InitialInterview as i32,
                 date: Some(date_from_naive(today)),
-                ..Default::default()
+                idempotency_key: format!("{id}:initial-interview"),
             })
             .await
             .map_err(grpc_err)?;

@@ -144,7 +144,8 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                             reason: kokeilu_proto::referral::RejectionReason::NotInTargetGroup
                                 as i32,
                             detail: "ei kohderyhmässä haastattelun perusteella".into(),
-                            ..Default::default()
+                            // Stable per referral and action: the driver's own retries replay.
+                            idempotency_key: format!("{}:reject", r.referral_id),
                         })
                         .await
                         .is_ok()
@@ -152,7 +153,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadReport> {
                         c.acknowledge_client(ta::AcknowledgeClientRequest {
                             area_id: area.clone(),
                             referral_id: r.referral_id.clone(),
-                            ..Default::default()
+                            idempotency_key: format!("{}:acknowledge", r.referral_id),
                         })
                         .await
                         .is_ok()

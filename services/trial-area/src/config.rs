@@ -17,6 +17,10 @@ pub struct Settings {
     /// Parallel handlers of incoming referrals.
     #[arg(long, env = "KOKEILU_CONSUMER_WORKERS", default_value_t = 4)]
     pub consumer_workers: usize,
+    /// TOML file mapping the area's internal units to their member municipalities, e.g.
+    /// deploy/units/kainuu.toml (optional; checked at start against the registry).
+    #[arg(long, env = "KOKEILU_UNITS_FILE")]
+    pub units_file: Option<std::path::PathBuf>,
 }
 
 impl Settings {

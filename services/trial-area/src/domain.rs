@@ -7,6 +7,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_platform::grpc::FieldViolation;
 use kokeilu_rules::competence::StatementSubject;
+use kokeilu_rules::deadlines::{AreaInterview, NoInterview, area_initial_interview};
+use kokeilu_rules::suspension::{CLIENT_GROUPS, Suspension};
 
 pub mod trust;
 
@@ -109,6 +111,93 @@ pub struct IncomingReferral {
     pub trace_context: Vec<(String, String)>,
     /// Feed position of the latest change (of this change, when read from the feed).
     pub cursor: i64,
+    /// Place of residence (JTYPL 1:9.2), when the TE office knew it.
+    pub residence_municipality_code: String,
+    /// The area was chosen by place of residence (temporary protection, 149/2023).
+    pub decided_by_residence: bool,
+    /// The TE office's initial interview of this job search, if it held one.
+    pub te_office_interview: Option<NaiveDate>,
+    /// The end of the client's previous job search, if any (the 6-month rule).
+    pub previous_job_search_end: Option<NaiveDate>,
+    /// The plan that came with the referral: it binds until the area revises it (24 § 3 mom).
+    pub employment_plan: Option<Plan>,
+    /// The day the area revised the plan (first recorded an employment plan of its own).
+    pub plan_revised_on: Option<NaiveDate>,
+}
+
+/// An employment plan made before the transfer (1269/2020 24 § 3 mom; 5 §).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    /// The TE office's id of the plan (no personal data).
+    pub plan_id: String,
+    /// The wire's PlanKind number.
+    pub kind: i32,
+    pub made_on: NaiveDate,
+    pub next_review_on: Option<NaiveDate>,
+}
+
+impl IncomingReferral {
+    /// The client's municipality inside the area: the residence when it decided the area
+    /// (149/2023), else the home municipality. Facts, units and suspensions go by it.
+    pub fn municipality_code(&self) -> &str {
+        if self.decided_by_residence && !self.residence_municipality_code.is_empty() {
+            &self.residence_municipality_code
+        } else {
+            &self.home_municipality_code
+        }
+    }
+
+    /// The Finnish calendar date of receipt: the area's competence starts then (24 §).
+    pub fn received_on(&self) -> NaiveDate {
+        kokeilu_platform::clock::finnish_date(self.received_at)
+    }
+
+    /// The referral's target-group grounds by name, as suspension scopes name client groups
+    /// ([`CLIENT_GROUPS`]: the wire's TargetGroupGround numbers 1–6 in order).
+    pub fn ground_names(&self) -> Vec<&'static str> {
+        self.grounds
+            .iter()
+            .filter_map(|g| {
+                usize::try_from(*g)
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| CLIENT_GROUPS.get(i).copied())
+            })
+            .collect()
+    }
+
+    /// The initial interview the area owes the client (1269/2020 24 §: counted from receipt
+    /// when the statutory deadline fell before it; none when the TE office held it or under the
+    /// 6-month rule).
+    pub fn initial_interview(&self) -> AreaInterview {
+        area_initial_interview(
+            self.job_search_start,
+            self.received_on(),
+            self.te_office_interview,
+            self.previous_job_search_end,
+        )
+    }
+}
+
+/// The rule text shown with an [`AreaInterview`]: the section, and the interpretation when the
+/// due date rests on one.
+pub fn interview_rule(interview: &AreaInterview) -> String {
+    match interview {
+        AreaInterview::Required(due) => match due.interpretation {
+            Some(why) => format!("{} (interpretation: {why})", due.rule.law),
+            None => due.rule.law.to_owned(),
+        },
+        AreaInterview::NotRequired {
+            why: NoInterview::HeldByTeOffice,
+        } => "not required: the TE office held the initial interview of this job search \
+              (1269/2020 24 §)"
+            .to_owned(),
+        AreaInterview::NotRequired {
+            why: NoInterview::SixMonthRule,
+        } => "not required: the previous job search ended less than 6 months before this one \
+              began (JTYPL 2:4 as amended by 1379/2021)"
+            .to_owned(),
+    }
 }
 
 /// A validated rejection.
@@ -226,6 +315,51 @@ pub enum Refusal {
     Transferred(String),
     /// A request field contradicts the stored referral.
     Field(&'static str, &'static str),
+    /// AVI's suspension `action_id`, in force since `since`, covers it (1269/2020 22 §).
+    Suspended { action_id: String, since: NaiveDate },
+}
+
+/// Whether AVI's suspensions let the area act for `client` on `date`: a suspension in force that
+/// covers the client (by the referral's grounds and the client's municipality) ended the area's
+/// organising responsibility and competence for them (1269/2020 22 §).
+//
+// Moving the covered clients back to the TE office in bulk is issue 11; until then the area
+// keeps them but records nothing more for them.
+pub fn check_client_not_suspended(
+    suspensions: &[Suspension],
+    client: &IncomingReferral,
+    date: NaiveDate,
+) -> Result<(), Refusal> {
+    let grounds = client.ground_names();
+    match suspensions
+        .iter()
+        .find(|s| s.covers_client(date, &grounds, client.municipality_code()))
+    {
+        Some(s) => Err(Refusal::Suspended {
+            action_id: s.action_id.clone(),
+            since: s.from,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the area is still competent for statements on `subject` on `date`: a suspension in
+/// force covering the subject returns it to the TE office (1269/2020 22 §).
+pub fn check_statement_not_suspended(
+    suspensions: &[Suspension],
+    subject: &str,
+    date: NaiveDate,
+) -> Result<(), Refusal> {
+    match suspensions
+        .iter()
+        .find(|s| s.covers_statement(date, subject))
+    {
+        Some(s) => Err(Refusal::Suspended {
+            action_id: s.action_id.clone(),
+            since: s.from,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// What a change does to a stored referral.
@@ -368,6 +502,12 @@ mod tests {
             pseudonym_key_id: "k1".into(),
             trace_context: vec![],
             cursor: 1,
+            residence_municipality_code: String::new(),
+            decided_by_residence: false,
+            te_office_interview: None,
+            previous_job_search_end: None,
+            employment_plan: None,
+            plan_revised_on: None,
         }
     }
 

@@ -19,6 +19,13 @@ pub enum Error {
     AlreadyDecided { status: &'static str },
     #[error("client transferred")]
     Transferred { destination: String },
+    #[error("suspended by AVI")]
+    Suspended {
+        action_id: String,
+        since: chrono::NaiveDate,
+    },
+    #[error("idempotency key reused")]
+    KeyConflict,
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -37,6 +44,7 @@ impl From<Refusal> for Error {
             Refusal::NotAClient => Self::NotAClient,
             Refusal::Transferred(destination) => Self::Transferred { destination },
             Refusal::Field(field, description) => Self::field(field, description),
+            Refusal::Suspended { action_id, since } => Self::Suspended { action_id, since },
         }
     }
 }
@@ -64,6 +72,19 @@ impl From<Error> for Status {
                 "TRANSFERRED",
                 "referral",
                 &format!("the client was transferred to {destination}"),
+            ),
+            Error::Suspended { action_id, since } => failed_precondition(
+                "SUSPENDED",
+                "referral",
+                &format!(
+                    "AVI's suspension {action_id} (in force from {since}, 1269/2020 22 §) ended the \
+                     area's competence for this: the TE office keeps the client"
+                ),
+            ),
+            Error::KeyConflict => failed_precondition(
+                "IDEMPOTENCY_KEY_REUSED",
+                "idempotency_key",
+                "this idempotency key was used for a different request",
             ),
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");

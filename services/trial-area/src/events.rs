@@ -10,7 +10,7 @@ use kokeilu_proto::referral::ReferralIssued;
 use kokeilu_proto::{Payload, date_to_naive, subjects};
 
 use crate::desk::Desk;
-use crate::domain::{IncomingReferral, IncomingStatus, trust};
+use crate::domain::{IncomingReferral, IncomingStatus, Plan, trust};
 
 /// The area's durable consumer of its own referral subject.
 pub fn consumer_config(area: &str, workers: usize) -> ConsumerConfig {
@@ -53,6 +53,21 @@ impl Handler for Referrals {
                 .and_then(date_to_naive)
                 .ok_or_else(|| HandlerError::Permanent(format!("referral without a valid {what}")))
         };
+        let optional = |d: &Option<kokeilu_proto::common::Date>, what: &str| match d {
+            None => Ok(None),
+            Some(d) => date_to_naive(d)
+                .map(Some)
+                .ok_or_else(|| HandlerError::Permanent(format!("referral with an invalid {what}"))),
+        };
+        let employment_plan = match &p.employment_plan {
+            None => None,
+            Some(plan) => Some(Plan {
+                plan_id: plan.plan_id.clone(),
+                kind: plan.kind,
+                made_on: date(&plan.made_on, "employment plan date")?,
+                next_review_on: optional(&plan.next_review_on, "employment plan review date")?,
+            }),
+        };
         let row = IncomingReferral {
             referral_id: p.referral_id.clone(),
             area_id: p.area_id,
@@ -71,6 +86,18 @@ impl Handler for Referrals {
             pseudonym_key_id: p.pseudonym_key_id,
             trace_context: kokeilu_platform::propagation::current_context_headers(),
             cursor: 0,
+            residence_municipality_code: p.residence_municipality_code,
+            decided_by_residence: p.decided_by_residence,
+            te_office_interview: optional(
+                &p.te_office_initial_interview_date,
+                "TE office initial interview date",
+            )?,
+            previous_job_search_end: optional(
+                &p.previous_job_search_end_date,
+                "previous job search end date",
+            )?,
+            employment_plan,
+            plan_revised_on: None,
         };
         if self.desk.receive(tx, &row).await? {
             tracing::info!(referral_id = %p.referral_id, "referral received");

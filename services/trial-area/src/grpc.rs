@@ -9,9 +9,14 @@ use kokeilu_proto::{date_from_naive, timestamp_from};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::desk::Desk;
-use crate::domain::{IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Statement};
+use crate::desk::{Desk, Idem, method};
+use crate::domain::{
+    IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Statement, interview_rule,
+};
 use crate::error::Error;
+use crate::units::Units;
+use kokeilu_proto::referral::EmploymentPlan;
+use kokeilu_rules::deadlines::AreaInterview;
 
 /// gRPC front of the area's desk.
 #[derive(Clone)]
@@ -41,8 +46,33 @@ fn wire_status(s: IncomingStatus) -> pb::IncomingStatus {
     }
 }
 
-fn to_wire(r: &IncomingReferral) -> pb::IncomingReferral {
+pub fn to_wire(units: &Units, r: &IncomingReferral) -> pb::IncomingReferral {
+    let interview = r.initial_interview();
+    let (required, due) = match &interview {
+        AreaInterview::Required(due) => (true, Some(date_from_naive(due.due))),
+        AreaInterview::NotRequired { .. } => (false, None),
+    };
+    let optional = |d: Option<chrono::NaiveDate>| d.map(date_from_naive);
     pb::IncomingReferral {
+        residence_municipality_code: r.residence_municipality_code.clone(),
+        decided_by_residence: r.decided_by_residence,
+        te_office_initial_interview_date: optional(r.te_office_interview),
+        previous_job_search_end_date: optional(r.previous_job_search_end),
+        employment_plan: r.employment_plan.as_ref().map(|p| EmploymentPlan {
+            plan_id: p.plan_id.clone(),
+            kind: p.kind,
+            made_on: Some(date_from_naive(p.made_on)),
+            next_review_on: optional(p.next_review_on),
+        }),
+        plan_revised_on: optional(r.plan_revised_on),
+        municipality_code: r.municipality_code().to_owned(),
+        unit: units
+            .unit_of(r.municipality_code())
+            .unwrap_or_default()
+            .to_owned(),
+        initial_interview_required: required,
+        initial_interview_due: due,
+        initial_interview_rule: interview_rule(&interview),
         referral_id: r.referral_id.clone(),
         area_id: r.area_id.clone(),
         henkilotunnus: r.henkilotunnus.clone(),
@@ -55,7 +85,6 @@ fn to_wire(r: &IncomingReferral) -> pb::IncomingReferral {
         decided_at: r.decided_at.map(timestamp_from),
         rejection_reason: r.rejection_reason.map_or(0, |reason| reason as i32),
         cursor: Cursor::encode(r.cursor),
-        ..Default::default()
     }
 }
 
@@ -123,7 +152,7 @@ impl TrialAreaService for Api {
             id: r.referral_id.clone(),
         });
         Ok(Response::new(pb::ListIncomingReferralsResponse {
-            referrals: rows.iter().map(to_wire).collect(),
+            referrals: rows.iter().map(|r| to_wire(&self.desk.units, r)).collect(),
             next_page_token,
         }))
     }
@@ -137,7 +166,7 @@ impl TrialAreaService for Api {
         self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let row = self.desk.referral(id).await?;
-        Ok(Response::new(to_wire(&row)))
+        Ok(Response::new(to_wire(&self.desk.units, &row)))
     }
 
     type WatchIncomingReferralsStream = IncomingStream;
@@ -166,7 +195,10 @@ impl TrialAreaService for Api {
                             .changes_after(after, limit)
                             .await
                             .map_err(Status::from)?;
-                        Ok(batch.iter().map(|r| (r.cursor, to_wire(r))).collect())
+                        Ok(batch
+                            .iter()
+                            .map(|r| (r.cursor, to_wire(&desk.units, r)))
+                            .collect())
                     }
                 });
         Ok(Response::new(holding(stream, permit)))
@@ -179,14 +211,9 @@ impl TrialAreaService for Api {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         self.desk.check_area(&caller, &req.area_id)?;
+        let idem = Idem::new(method::ACKNOWLEDGE, &req.idempotency_key, &req)?;
         let id = referral_id(&req.referral_id)?;
-        let row = self.desk.acknowledge(id).await?;
-        Ok(Response::new(pb::AcknowledgeClientResponse {
-            referral_id: row.referral_id,
-            received_at: Some(timestamp_from(row.received_at)),
-            acknowledged_at: row.decided_at.map(timestamp_from),
-            replayed: false,
-        }))
+        Ok(Response::new(self.desk.acknowledge(&idem, id).await?))
     }
 
     async fn reject_referral(
@@ -198,12 +225,8 @@ impl TrialAreaService for Api {
         self.desk.check_area(&caller, &req.area_id)?;
         let id = referral_id(&req.referral_id)?;
         let rejection = Rejection::validate(req.reason, &req.detail).map_err(Error::Invalid)?;
-        let row = self.desk.reject(id, rejection).await?;
-        Ok(Response::new(pb::RejectReferralResponse {
-            referral_id: row.referral_id,
-            rejected_at: row.decided_at.map(timestamp_from),
-            replayed: false,
-        }))
+        let idem = Idem::new(method::REJECT, &req.idempotency_key, &req)?;
+        Ok(Response::new(self.desk.reject(&idem, id, rejection).await?))
     }
 
     async fn record_service_event(
@@ -221,11 +244,12 @@ impl TrialAreaService for Api {
             )
         })?;
         let date = required_date(&req.date, "date")?;
-        let event_id = self.desk.record_service_event(id, kind, date).await?;
-        Ok(Response::new(pb::RecordServiceEventResponse {
-            event_id,
-            replayed: false,
-        }))
+        let idem = Idem::new(method::RECORD_SERVICE_EVENT, &req.idempotency_key, &req)?;
+        Ok(Response::new(
+            self.desk
+                .record_service_event(&idem, id, kind, date)
+                .await?,
+        ))
     }
 
     async fn transfer_client(
@@ -242,12 +266,12 @@ impl TrialAreaService for Api {
             );
         }
         let date = required_date(&req.date, "date")?;
-        self.desk
-            .transfer_client(id, req.destination.trim(), date)
-            .await?;
-        Ok(Response::new(pb::TransferClientResponse {
-            replayed: false,
-        }))
+        let idem = Idem::new(method::TRANSFER, &req.idempotency_key, &req)?;
+        Ok(Response::new(
+            self.desk
+                .transfer_client(&idem, id, req.destination.trim(), date)
+                .await?,
+        ))
     }
 
     async fn issue_statement(
@@ -265,6 +289,7 @@ impl TrialAreaService for Api {
                     "unknown statement subject (see `kokeilu rules statement-competence`)",
                 )
             })?;
+        let idem = Idem::new(method::ISSUE_STATEMENT, &req.idempotency_key, &req)?;
         let statement = Statement {
             subject,
             subject_name: req.subject,
@@ -274,12 +299,9 @@ impl TrialAreaService for Api {
             )?,
             date: required_date(&req.date, "date")?,
         };
-        let (statement_id, within_competence) = self.desk.issue_statement(id, statement).await?;
-        Ok(Response::new(pb::IssueStatementResponse {
-            statement_id,
-            within_competence,
-            replayed: false,
-        }))
+        Ok(Response::new(
+            self.desk.issue_statement(&idem, id, statement).await?,
+        ))
     }
 
     async fn list_supervisory_actions(
@@ -312,10 +334,11 @@ impl TrialAreaService for Api {
         let caller = caller(&request)?.clone();
         let req = request.into_inner();
         self.desk.check_area(&caller, &req.area_id)?;
-        let records = self.desk.answer_information_request(&req.action_id).await?;
-        Ok(Response::new(pb::AnswerInformationRequestResponse {
-            records: u32::try_from(records).unwrap_or(u32::MAX),
-            replayed: false,
-        }))
+        let idem = Idem::new(method::ANSWER, &req.idempotency_key, &req)?;
+        Ok(Response::new(
+            self.desk
+                .answer_information_request(&idem, &req.action_id)
+                .await?,
+        ))
     }
 }

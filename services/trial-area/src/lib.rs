@@ -13,6 +13,7 @@
 //! - [`events`]: the consumer of the area's referral subject.
 //! - [`supervision`]: facts for AVI, service events, statements, AVI's actions and answers.
 //! - [`error`]: one error type and its gRPC mapping.
+//! - [`units`]: the area's internal units (`--units-file`).
 
 pub mod config;
 pub mod desk;
@@ -23,5 +24,6 @@ pub mod grpc;
 pub mod startup;
 pub mod store;
 pub mod supervision;
+pub mod units;
 
 pub use startup::{Application, run};

@@ -17,6 +17,7 @@ use crate::desk::Desk;
 use crate::events::{Referrals, consumer_config};
 use crate::grpc::Api;
 use crate::store::Store;
+use crate::units::Units;
 
 // trial-area's own schema. The outbox and inbox come from kokeilu-bus, which runs its
 // migrations first: add a trial-area migration as `migrations/{sqlite,postgres}/NNNN_*.sql`
@@ -34,12 +35,21 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let name = format!("trial-area-{}", settings.area);
     kokeilu_runtime::run_process(&settings.common, &name, |shutdown| async {
+        let units = match &settings.units_file {
+            Some(path) => Units::load(
+                path,
+                &settings.area,
+                kokeilu_rules::registry::Registry::builtin(),
+            )?,
+            None => Units::default(),
+        };
         Application::build(
             &settings.service_config(),
             &settings.area,
             settings.common.clock(),
         )
         .await?
+        .with_units(units)
         .run_until(shutdown)
         .await
     })
@@ -84,6 +94,14 @@ impl Application {
             desk,
             workers: config.consumer_workers,
         })
+    }
+
+    /// Serves with the area's internal units (`--units-file`).
+    pub fn with_units(self, units: Units) -> Self {
+        Self {
+            desk: self.desk.with_units(units),
+            ..self
+        }
     }
 
     pub fn port(&self) -> u16 {

@@ -13,10 +13,12 @@ use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::supervision::{
     ActionKind, ClientRecord, FactKind, InformationAnswer, ServiceFact, SupervisoryAction,
 };
-use kokeilu_proto::{Payload, date_from_naive, subjects, timestamp_from};
+use kokeilu_proto::trialarea as pb;
+use kokeilu_proto::{Payload, date_from_naive, date_to_naive, subjects, timestamp_from};
 use kokeilu_rules::competence::{Issuer, competence};
+use kokeilu_rules::suspension::{Scope, Suspension};
 
-use crate::desk::Desk;
+use crate::desk::{Desk, Idem};
 use crate::domain::{
     self, IncomingReferral, RecordedEvent, RecordedStatement, ServiceEvent, Statement, Step,
     Transfer,
@@ -48,6 +50,7 @@ impl Desk {
         kind: FactKind,
         date: NaiveDate,
         now: DateTime<Utc>,
+        fact_id: String,
     ) -> ServiceFact {
         ServiceFact {
             kind: kind as i32,
@@ -57,8 +60,18 @@ impl Desk {
             pseudonym_key_id: row.pseudonym_key_id.clone(),
             date: Some(date_from_naive(date)),
             recorded_at: Some(timestamp_from(now)),
+            municipality_code: row.municipality_code().to_owned(),
+            fact_id,
             ..Default::default()
         }
+    }
+
+    /// AVI's suspensions of this area with their lifts, from the actions as received.
+    pub async fn suspensions(&self, tx: &mut Tx) -> Result<Vec<Suspension>, Error> {
+        Ok(suspensions_of(
+            &self.area,
+            &self.store.suspension_actions(tx).await?,
+        ))
     }
 
     /// Queues `fact` for AVI in `tx`.
@@ -100,10 +113,11 @@ impl Desk {
     /// "te-office") on `date`, and tells AVI. Repeating the same transfer changes nothing.
     pub async fn transfer_client(
         &self,
+        idem: &Idem,
         referral_id: &str,
         destination: &str,
         date: NaiveDate,
-    ) -> Result<(), Error> {
+    ) -> Result<pb::TransferClientResponse, Error> {
         if destination != "te-office"
             && kokeilu_rules::registry::Registry::builtin()
                 .current_area(destination)
@@ -122,6 +136,14 @@ impl Desk {
             return Err(Error::field("date", "is in the future"));
         }
         let mut tx = self.store.begin().await?;
+        if self
+            .claim::<pb::TransferClientResponse>(&mut tx, idem)
+            .await?
+            .is_some()
+        {
+            return Ok(pb::TransferClientResponse { replayed: true });
+        }
+        let response = pb::TransferClientResponse { replayed: false };
         let client = self
             .store
             .referral_for_update(&mut tx, referral_id)
@@ -133,35 +155,60 @@ impl Desk {
             date,
         };
         let transfer = match domain::transfer(&client, stored.as_ref(), requested)? {
-            Step::Repeat => return Ok(()),
+            Step::Repeat => {
+                self.complete(&mut tx, idem, &response).await?;
+                tx.commit().await?;
+                return Ok(response);
+            }
             Step::Apply(t) => t,
         };
         self.store
             .insert_transfer(&mut tx, referral_id, &transfer, now)
             .await?;
-        let mut fact = self.fact(&client, FactKind::ClientTransferred, transfer.date, now);
+        let mut fact = self.fact(
+            &client,
+            FactKind::ClientTransferred,
+            transfer.date,
+            now,
+            format!("{referral_id}:transferred"),
+        );
         fact.transferred_to = transfer.destination;
         self.report(&mut tx, &client, &fact, now).await?;
+        self.complete(&mut tx, idem, &response).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(referral_id, destination, "client transferred");
-        Ok(())
+        Ok(response)
     }
 
-    /// Records an interview, plan or discussion held on `date`.
+    /// Records an interview, plan or discussion held on `date`. A retry under the same key
+    /// returns the first event's id and records (and reports) nothing again.
     pub async fn record_service_event(
         &self,
+        idem: &Idem,
         referral_id: &str,
         kind: ServiceEvent,
         date: NaiveDate,
-    ) -> Result<String, Error> {
+    ) -> Result<pb::RecordServiceEventResponse, Error> {
         let now = self.clock.now();
         if date > self.clock.today() {
             return Err(Error::field("date", "is in the future"));
         }
         let mut tx = self.store.begin().await?;
+        if let Some(first) = self
+            .claim::<pb::RecordServiceEventResponse>(&mut tx, idem)
+            .await?
+        {
+            return Ok(pb::RecordServiceEventResponse {
+                replayed: true,
+                ..first
+            });
+        }
         let client = self.client(&mut tx, referral_id).await?;
         domain::check_event_date(&client, date)?;
+        // A suspension in force on the day ended the area's competence for the client (22 §).
+        let suspensions = self.suspensions(&mut tx).await?;
+        domain::check_client_not_suspended(&suspensions, &client, date)?;
         let event = RecordedEvent {
             event_id: uuid::Uuid::now_v7().to_string(),
             referral_id: referral_id.to_owned(),
@@ -170,20 +217,35 @@ impl Desk {
             recorded_at: now,
         };
         self.store.insert_service_event(&mut tx, &event).await?;
-        let fact = self.fact(&client, fact_kind(kind), date, now);
+        if kind == ServiceEvent::EmploymentPlan {
+            // The plan that came with the referral bound until now (24 § 3 mom).
+            self.store
+                .mark_plan_revised(&mut tx, referral_id, date)
+                .await?;
+        }
+        let fact = self.fact(&client, fact_kind(kind), date, now, event.event_id.clone());
         self.report(&mut tx, &client, &fact, now).await?;
+        let response = pb::RecordServiceEventResponse {
+            event_id: event.event_id,
+            replayed: false,
+        };
+        self.complete(&mut tx, idem, &response).await?;
         tx.commit().await?;
         self.outbox.wake();
+        if kind == ServiceEvent::EmploymentPlan {
+            self.feed_changed();
+        }
         tracing::info!(referral_id, kind = ?kind, "service event recorded");
-        Ok(event.event_id)
+        Ok(response)
     }
 
     /// Records a labour-policy statement; returns its id and whether the area was competent.
     pub async fn issue_statement(
         &self,
+        idem: &Idem,
         referral_id: &str,
         s: Statement,
-    ) -> Result<(String, bool), Error> {
+    ) -> Result<pb::IssueStatementResponse, Error> {
         let now = self.clock.now();
         if s.date > self.clock.today() {
             return Err(Error::field("date", "is in the future"));
@@ -196,7 +258,21 @@ impl Desk {
         }
         let within = competence(s.subject, s.date).issuer == Issuer::Municipality;
         let mut tx = self.store.begin().await?;
+        if let Some(first) = self
+            .claim::<pb::IssueStatementResponse>(&mut tx, idem)
+            .await?
+        {
+            return Ok(pb::IssueStatementResponse {
+                replayed: true,
+                ..first
+            });
+        }
         let client = self.client(&mut tx, referral_id).await?;
+        // A suspension in force on the statement's date that covers the client or the subject
+        // returned that competence to the TE office (22 §).
+        let suspensions = self.suspensions(&mut tx).await?;
+        domain::check_client_not_suspended(&suspensions, &client, s.date)?;
+        domain::check_statement_not_suspended(&suspensions, &s.subject_name, s.date)?;
         let recorded = RecordedStatement {
             statement_id: uuid::Uuid::now_v7().to_string(),
             referral_id: referral_id.to_owned(),
@@ -206,13 +282,25 @@ impl Desk {
         };
         self.store.insert_statement(&mut tx, &recorded).await?;
         let s = &recorded.statement;
-        let mut fact = self.fact(&client, FactKind::StatementIssued, s.date, now);
+        let mut fact = self.fact(
+            &client,
+            FactKind::StatementIssued,
+            s.date,
+            now,
+            recorded.statement_id.clone(),
+        );
         fact.statement_subject = s.subject_name.clone();
         fact.information_received_date = Some(date_from_naive(s.information_received));
         self.report(&mut tx, &client, &fact, now).await?;
+        let response = pb::IssueStatementResponse {
+            statement_id: recorded.statement_id,
+            within_competence: within,
+            replayed: false,
+        };
+        self.complete(&mut tx, idem, &response).await?;
         tx.commit().await?;
         self.outbox.wake();
-        Ok((recorded.statement_id, within))
+        Ok(response)
     }
 
     /// AVI's actions addressed to this area, newest first: at most `limit` after the page
@@ -227,14 +315,37 @@ impl Desk {
             .actions(after, limit)
             .await?
             .into_iter()
-            .map(|(at, a)| (at, a.action))
+            .map(|(at, mut a)| {
+                // The unit that serves the municipality an order or remark is addressed to.
+                if !a.action.municipality_code.is_empty() {
+                    a.action.unit = self
+                        .units
+                        .unit_of(&a.action.municipality_code)
+                        .unwrap_or_default()
+                        .to_owned();
+                }
+                (at, a.action)
+            })
             .collect())
     }
 
     /// Sends AVI the identifying details it asked for in information request `action_id`.
-    pub async fn answer_information_request(&self, action_id: &str) -> Result<usize, Error> {
+    pub async fn answer_information_request(
+        &self,
+        idem: &Idem,
+        action_id: &str,
+    ) -> Result<pb::AnswerInformationRequestResponse, Error> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
+        if let Some(first) = self
+            .claim::<pb::AnswerInformationRequestResponse>(&mut tx, idem)
+            .await?
+        {
+            return Ok(pb::AnswerInformationRequestResponse {
+                replayed: true,
+                ..first
+            });
+        }
         let received = self
             .store
             .action_for_update(&mut tx, action_id)
@@ -262,7 +373,15 @@ impl Desk {
                 decided_at: r.decided_at.map(timestamp_from),
                 service_events: events
                     .iter()
-                    .map(|e| self.fact(&r, fact_kind(e.kind), e.date, e.recorded_at))
+                    .map(|e| {
+                        self.fact(
+                            &r,
+                            fact_kind(e.kind),
+                            e.date,
+                            e.recorded_at,
+                            e.event_id.clone(),
+                        )
+                    })
                     .collect(),
             });
         }
@@ -288,6 +407,11 @@ impl Desk {
         )
         .await?;
         self.store.mark_answered(&mut tx, action_id, now).await?;
+        let response = pb::AnswerInformationRequestResponse {
+            records: u32::try_from(answer.records.len()).unwrap_or(u32::MAX),
+            replayed: false,
+        };
+        self.complete(&mut tx, idem, &response).await?;
         tx.commit().await?;
         self.outbox.wake();
         tracing::info!(
@@ -295,8 +419,54 @@ impl Desk {
             records = answer.records.len(),
             "information request answered"
         );
-        Ok(answer.records.len())
+        Ok(response)
     }
+}
+
+/// AVI's suspensions of `area` as every party holds them (`kokeilu_rules::suspension`), from the
+/// SUSPENSION and LIFT_SUSPENSION actions received, in any order: a lift sets `lifted_from` on the
+/// suspension it names (1269/2020 22 §). A suspension without an effective date counts from the
+/// day it was issued.
+pub fn suspensions_of(area: &str, actions: &[SupervisoryAction]) -> Vec<Suspension> {
+    let day = |d: &Option<kokeilu_proto::common::Date>| d.as_ref().and_then(date_to_naive);
+    let mut out: Vec<Suspension> = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Suspension as i32 && a.area_id == area)
+        .filter_map(|a| {
+            let from = day(&a.effective_from).or_else(|| {
+                a.issued_at
+                    .as_ref()
+                    .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, 0))
+                    .map(kokeilu_platform::clock::finnish_date)
+            })?;
+            Some(Suspension {
+                action_id: a.action_id.clone(),
+                area: area.to_owned(),
+                from,
+                lifted_from: None,
+                scope: a.partial.then(|| {
+                    let scope = a.scope.clone().unwrap_or_default();
+                    Scope {
+                        client_groups: scope.client_groups,
+                        municipality_codes: scope.municipality_codes,
+                        statement_subjects: scope.statement_subjects,
+                    }
+                }),
+            })
+        })
+        .collect();
+    for lift in actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::LiftSuspension as i32 && a.area_id == area)
+    {
+        let Some(on) = day(&lift.effective_from) else {
+            continue;
+        };
+        if let Some(s) = out.iter_mut().find(|s| s.action_id == lift.lifts_action_id) {
+            s.lifted_from = Some(s.lifted_from.map_or(on, |earlier| earlier.min(on)));
+        }
+    }
+    out
 }
 
 /// The area's consumer of AVI's actions.
@@ -331,11 +501,66 @@ impl Handler for Actions {
             &self.desk.area,
         )
         .map_err(HandlerError::Security)?;
+        // SUSPENSION and LIFT_SUSPENSION are kept as received like every action; the area's
+        // refusals read them from here ([`suspensions_of`], 1269/2020 22 §).
+        // Moving the clients a suspension covers back to the TE office in bulk is issue 11: it
+        // would start here, when a SUSPENSION arrives.
         self.desk
             .store
             .insert_action(tx, &action, self.desk.clock.now())
             .await?;
         tracing::warn!(action_id = %action.action_id, kind = action.kind, "supervisory action received from AVI");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kokeilu_proto::supervision::SuspensionScope;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 10, d).unwrap_or_default()
+    }
+
+    fn action(id: &str, kind: ActionKind, area: &str, from: u32) -> SupervisoryAction {
+        SupervisoryAction {
+            action_id: id.into(),
+            kind: kind as i32,
+            area_id: area.into(),
+            effective_from: Some(date_from_naive(day(from))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn suspensions_carry_their_scope_and_lifts_in_any_order() {
+        let lift = SupervisoryAction {
+            lifts_action_id: "s1".into(),
+            ..action("l1", ActionKind::LiftSuspension, "kainuu", 20)
+        };
+        let partial = SupervisoryAction {
+            partial: true,
+            scope: Some(SuspensionScope {
+                client_groups: vec!["under_30".into()],
+                ..Default::default()
+            }),
+            ..action("s1", ActionKind::Suspension, "kainuu", 10)
+        };
+        let full = action("s2", ActionKind::Suspension, "kainuu", 25);
+        let elsewhere = action("s3", ActionKind::Suspension, "oulu", 1);
+        let order = action("o1", ActionKind::Order, "kainuu", 1);
+        let got = suspensions_of("kainuu", &[lift, partial, full, elsewhere, order]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].action_id, "s1");
+        assert_eq!(got[0].from, day(10));
+        assert_eq!(got[0].lifted_from, Some(day(20)), "the lift came first");
+        assert_eq!(
+            got[0].scope.as_ref().map(|s| s.client_groups.clone()),
+            Some(vec!["under_30".to_owned()])
+        );
+        assert_eq!(got[1].scope, None, "full");
+        assert!(got[0].covers_client(day(19), &["under_30"], "205"));
+        assert!(!got[0].covers_client(day(20), &["under_30"], "205"));
     }
 }

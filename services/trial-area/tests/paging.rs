@@ -48,6 +48,12 @@ fn referral(n: u32, received_at: DateTime<Utc>) -> IncomingReferral {
         client_pseudonym: format!("{n:064x}"),
         pseudonym_key_id: "test-1".into(),
         cursor: 0,
+        residence_municipality_code: String::new(),
+        decided_by_residence: false,
+        te_office_interview: None,
+        previous_job_search_end: None,
+        employment_plan: None,
+        plan_revised_on: None,
     }
 }
 

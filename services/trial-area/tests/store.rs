@@ -13,7 +13,7 @@ use kokeilu_platform::ManualClock;
 use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
 use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use prost::Message;
-use trial_area::desk::Desk;
+use trial_area::desk::{Desk, Idem};
 use trial_area::domain::{IncomingReferral, IncomingStatus, Rejection, ServiceEvent, Transfer};
 use trial_area::error::Error;
 use trial_area::store::Store;
@@ -45,6 +45,12 @@ async fn desk(backend: TestBackend) -> Option<(Desk, TestDb)> {
     Some((desk, test_db))
 }
 
+/// A fresh idempotency key (the test's requests differ by key only).
+fn idem() -> Idem {
+    let key = uuid::Uuid::now_v7().to_string();
+    Idem::new("test", &key, &key).unwrap()
+}
+
 fn referral(n: u8) -> IncomingReferral {
     IncomingReferral {
         referral_id: uuid::Uuid::now_v7().to_string(),
@@ -64,6 +70,17 @@ fn referral(n: u8) -> IncomingReferral {
         pseudonym_key_id: "test-1".into(),
         trace_context: vec![("traceparent".into(), "00-abc-def-01".into())],
         cursor: 0,
+        residence_municipality_code: "205".into(),
+        decided_by_residence: false,
+        te_office_interview: Some(NaiveDate::from_ymd_opt(2024, 8, 29).unwrap()),
+        previous_job_search_end: None,
+        employment_plan: Some(trial_area::domain::Plan {
+            plan_id: "plan-1".into(),
+            kind: 1,
+            made_on: NaiveDate::from_ymd_opt(2024, 8, 29).unwrap(),
+            next_review_on: Some(NaiveDate::from_ymd_opt(2024, 11, 29).unwrap()),
+        }),
+        plan_revised_on: None,
     }
 }
 
@@ -121,19 +138,23 @@ async fn what_is_written_reads_back_the_same(backend: TestBackend) {
         }
     );
 
-    let rejected = desk
-        .reject(
-            &r.referral_id,
-            Rejection::validate(2, "ei kohderyhmää").unwrap(),
-        )
-        .await
-        .unwrap();
+    desk.reject(
+        &idem(),
+        &r.referral_id,
+        Rejection::validate(2, "ei kohderyhmää").unwrap(),
+    )
+    .await
+    .unwrap();
     let stored = store.referral(&r.referral_id).await.unwrap().unwrap();
     assert_eq!(
         stored,
         IncomingReferral {
             cursor: 2,
-            ..rejected
+            status: IncomingStatus::Rejected,
+            decided_at: Some(now()),
+            rejection_reason: Some(trial_area::domain::RejectionReason::NotInTargetGroup),
+            rejection_detail: "ei kohderyhmää".into(),
+            ..r.clone()
         }
     );
     let feed = store.feed_after(0, 10).await.unwrap();
@@ -147,7 +168,9 @@ async fn what_is_written_reads_back_the_same(backend: TestBackend) {
 
     let client = referral(2);
     receive(&desk, &client).await;
-    desk.acknowledge(&client.referral_id).await.unwrap();
+    desk.acknowledge(&idem(), &client.referral_id)
+        .await
+        .unwrap();
     let only = |s| store.list_referrals(Some(s), 10, None);
     assert_eq!(only(IncomingStatus::Acknowledged).await.unwrap().len(), 1);
     assert_eq!(only(IncomingStatus::Rejected).await.unwrap().len(), 1);
@@ -155,10 +178,15 @@ async fn what_is_written_reads_back_the_same(backend: TestBackend) {
     assert_eq!(store.list_referrals(None, 10, None).await.unwrap().len(), 2);
 
     let date = NaiveDate::from_ymd_opt(2024, 8, 30).unwrap();
-    desk.record_service_event(&client.referral_id, ServiceEvent::EmploymentPlan, date)
-        .await
-        .unwrap();
-    desk.transfer_client(&client.referral_id, "te-office", date)
+    desk.record_service_event(
+        &idem(),
+        &client.referral_id,
+        ServiceEvent::EmploymentPlan,
+        date,
+    )
+    .await
+    .unwrap();
+    desk.transfer_client(&idem(), &client.referral_id, "te-office", date)
         .await
         .unwrap();
     let mut tx = store.begin().await.unwrap();
@@ -199,13 +227,20 @@ async fn a_corrupt_referral_is_an_error_not_a_default(backend: TestBackend) {
         ("rejection_reason", "rejection_reason = 7"),
         ("grounds", "grounds = '1,x'"),
         ("trace_context", "trace_context = 'garbage'"),
+        ("te_office_interview", "te_office_interview = '2024-13-01'"),
+        ("previous_job_search_end", "previous_job_search_end = 'x'"),
+        ("plan_revised_on", "plan_revised_on = ''"),
+        ("employment_plan", "employment_plan = '{}'"),
+        ("decided_by_residence", "decided_by_residence = 2"),
     ];
     for (column, set) in corruptions {
         exec(
             &db,
             "UPDATE incoming_referrals SET status = 1, job_search_start = '2024-08-28', \
                    referral_date = '2024-09-01', received_at = 0, decided_at = NULL, \
-                   rejection_reason = 0, grounds = '1', trace_context = '[]'",
+                   rejection_reason = 0, grounds = '1', trace_context = '[]', \
+                   te_office_interview = NULL, previous_job_search_end = NULL, \
+                   plan_revised_on = NULL, employment_plan = NULL, decided_by_residence = 0",
         )
         .await;
         desk.referral(id).await.unwrap();
@@ -214,7 +249,7 @@ async fn a_corrupt_referral_is_an_error_not_a_default(backend: TestBackend) {
         assert_corrupt(desk.store.list_referrals(None, 10, None).await, column);
         assert_corrupt(desk.store.feed_after(0, 10).await, column);
         assert_internal(desk.referral(id).await);
-        assert_internal(desk.acknowledge(id).await);
+        assert_internal(desk.acknowledge(&idem(), id).await);
     }
     // Nothing was decided on the corrupt row.
     assert_eq!(
@@ -222,8 +257,8 @@ async fn a_corrupt_referral_is_an_error_not_a_default(backend: TestBackend) {
             .fetch_one(db.pool())
             .await
             .unwrap(),
-        1,
-        "only the receipt is queued"
+        2,
+        "only the receipt and its fact for AVI are queued"
     );
 }
 
@@ -235,9 +270,9 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
     let r = referral(1);
     receive(&desk, &r).await;
     let id = &r.referral_id;
-    desk.acknowledge(id).await.unwrap();
+    desk.acknowledge(&idem(), id).await.unwrap();
     let date = NaiveDate::from_ymd_opt(2024, 8, 30).unwrap();
-    desk.record_service_event(id, ServiceEvent::InitialInterview, date)
+    desk.record_service_event(&idem(), id, ServiceEvent::InitialInterview, date)
         .await
         .unwrap();
     let request = SupervisoryAction {
@@ -271,7 +306,10 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
         let mut tx = desk.store.begin().await.unwrap();
         assert_corrupt(desk.store.service_events_of(&mut tx, id).await, column);
         tx.rollback().await.unwrap();
-        assert_internal(desk.answer_information_request(&request.action_id).await);
+        assert_internal(
+            desk.answer_information_request(&idem(), &request.action_id)
+                .await,
+        );
     }
     exec(
         &db,
@@ -288,7 +326,10 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
     set_payload(vec![0xff, 0xff]).await.unwrap();
     assert_corrupt(desk.store.actions(None, 10).await, "payload");
     assert_internal(desk.actions(None, 10).await);
-    assert_internal(desk.answer_information_request(&request.action_id).await);
+    assert_internal(
+        desk.answer_information_request(&idem(), &request.action_id)
+            .await,
+    );
     set_payload(request.encode_to_vec()).await.unwrap();
     exec(
         &db,
@@ -297,24 +338,30 @@ async fn corrupt_client_records_are_errors_not_skipped(backend: TestBackend) {
     .await;
     assert_corrupt(desk.store.actions(None, 10).await, "answered_at");
     assert_internal(desk.actions(None, 10).await);
-    assert_internal(desk.answer_information_request(&request.action_id).await);
+    assert_internal(
+        desk.answer_information_request(&idem(), &request.action_id)
+            .await,
+    );
     exec(&db, "UPDATE supervisory_actions SET answered_at = NULL").await;
     assert_eq!(
-        desk.answer_information_request(&request.action_id)
+        desk.answer_information_request(&idem(), &request.action_id)
             .await
-            .unwrap(),
+            .unwrap()
+            .records,
         1
     );
 
     // A transfer date that does not parse no longer reads as the earliest date.
-    desk.transfer_client(id, "te-office", date).await.unwrap();
+    desk.transfer_client(&idem(), id, "te-office", date)
+        .await
+        .unwrap();
     exec(&db, "UPDATE transfers SET transfer_date = 'garbage'").await;
     let mut tx = desk.store.begin().await.unwrap();
     assert_corrupt(desk.store.transfer_of(&mut tx, id).await, "transfer_date");
     tx.rollback().await.unwrap();
-    assert_internal(desk.transfer_client(id, "te-office", date).await);
+    assert_internal(desk.transfer_client(&idem(), id, "te-office", date).await);
     assert_internal(
-        desk.record_service_event(id, ServiceEvent::EmploymentPlan, date)
+        desk.record_service_event(&idem(), id, ServiceEvent::EmploymentPlan, date)
             .await,
     );
 }

@@ -122,7 +122,7 @@ fn spawn_acker(url: String, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<()
                         .acknowledge_client(ta::AcknowledgeClientRequest {
                             area_id: "kainuu".into(),
                             referral_id: r.referral_id,
-                            ..Default::default()
+                            idempotency_key: uuid::Uuid::now_v7().to_string(),
                         })
                         .await;
                 }

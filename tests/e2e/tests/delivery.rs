@@ -186,7 +186,7 @@ async fn one_trace_follows_a_referral_across_services() {
     area.acknowledge_client(kokeilu_proto::trialarea::AcknowledgeClientRequest {
         area_id: "kainuu".into(),
         referral_id: resp.referral_id.clone(),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     })
     .await
     .unwrap();

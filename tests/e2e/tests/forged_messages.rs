@@ -429,7 +429,7 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
                 .answer_information_request(area_api::AnswerInformationRequestRequest {
                     area_id: "helsinki".into(),
                     action_id,
-                    ..Default::default()
+                    idempotency_key: uuid::Uuid::now_v7().to_string(),
                 })
                 .await
                 .ok()

@@ -103,7 +103,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "helsinki".into(),
             referral_id: id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap_err();
@@ -124,7 +124,7 @@ async fn an_area_cannot_act_for_another_area() {
             referral_id: id.clone(),
             reason: 0,
             detail: String::new(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap_err();
@@ -135,7 +135,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: "not-a-uuid".into(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap_err();
@@ -145,7 +145,7 @@ async fn an_area_cannot_act_for_another_area() {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id,
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap_err();

@@ -887,7 +887,7 @@ async fn the_services_work_under_their_own_users() {
         .acknowledge_client(kokeilu_proto::trialarea::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();

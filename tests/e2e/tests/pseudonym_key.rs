@@ -145,7 +145,7 @@ async fn no_trial_area_table_holds_the_pseudonym_key(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();
@@ -155,7 +155,7 @@ async fn no_trial_area_table_holds_the_pseudonym_key(backend: TestBackend) {
             referral_id: id.clone(),
             kind: ta::ServiceEventKind::InitialInterview as i32,
             date: Some(date_from_naive(test_start().date_naive())),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();

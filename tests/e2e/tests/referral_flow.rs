@@ -78,7 +78,7 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: resp.referral_id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();
@@ -97,7 +97,7 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: resp.referral_id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap()
@@ -130,7 +130,7 @@ async fn rejected_end_to_end(backend: TestBackend) {
         referral_id: resp.referral_id.clone(),
         reason: kokeilu_proto::referral::RejectionReason::NotOurResident as i32,
         detail: "muuttanut Ouluun".into(),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     })
     .await
     .unwrap();
@@ -145,7 +145,7 @@ async fn rejected_end_to_end(backend: TestBackend) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "pirkanmaa".into(),
             referral_id: resp.referral_id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap_err();

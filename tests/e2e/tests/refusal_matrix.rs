@@ -320,7 +320,7 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
         .answer_information_request(kokeilu_proto::trialarea::AnswerInformationRequestRequest {
             area_id: String::new(),
             action_id: action.action_id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();

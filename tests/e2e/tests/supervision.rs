@@ -103,7 +103,7 @@ fn event(id: &str, kind: ta::ServiceEventKind, on: NaiveDate) -> ta::RecordServi
         referral_id: id.to_owned(),
         kind: kind as i32,
         date: Some(date_from_naive(on)),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     }
 }
 
@@ -141,7 +141,7 @@ async fn acknowledged(sys: &InProcess, id: &str) {
         .acknowledge_client(ta::AcknowledgeClientRequest {
             area_id: "kainuu".into(),
             referral_id: id.to_owned(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap();
@@ -237,7 +237,7 @@ async fn statements_in_time_raise_nothing_and_outside_competence_is_flagged(back
         subject: subject.into(),
         information_received_date: Some(date_from_naive(day(2024, 9, 2))),
         date: Some(date_from_naive(day(2024, 9, 5))),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     };
     let ok = area
         .issue_statement(statement("general_conditions"))
@@ -363,7 +363,7 @@ async fn no_identity_code_reaches_avi_in_routine_traffic(backend: TestBackend) {
         subject: "labour_market_training".into(),
         information_received_date: Some(date_from_naive(day(2024, 9, 2))),
         date: Some(date_from_naive(day(2024, 9, 2))),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     })
     .await
     .unwrap();
@@ -374,7 +374,7 @@ async fn no_identity_code_reaches_avi_in_routine_traffic(backend: TestBackend) {
         referral_id: ids[2].clone(),
         reason: 2,
         detail: "ei kohderyhmässä".into(),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     })
     .await
     .unwrap();
@@ -598,7 +598,7 @@ async fn information_requests_are_the_logged_path_for_identifying_details(backen
         .answer_information_request(ta::AnswerInformationRequestRequest {
             area_id: "kainuu".into(),
             action_id: action.action_id.clone(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap()
@@ -684,7 +684,7 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
         referral_id: id.to_owned(),
         destination: destination.into(),
         date: Some(date_from_naive(day(2024, 9, 4))),
-        ..Default::default()
+        idempotency_key: uuid::Uuid::now_v7().to_string(),
     };
     let bad = area
         .transfer_client(transfer(&later, "nowhere"))

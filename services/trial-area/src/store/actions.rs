@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use kokeilu_bus::Tx;
-use kokeilu_proto::supervision::SupervisoryAction;
+use kokeilu_proto::supervision::{ActionKind, SupervisoryAction};
 use prost::Message;
 
 use kokeilu_bus::stored::{corrupt, instant, micros};
@@ -110,6 +110,24 @@ impl Store {
             .await?
             .map(ReceivedAction::try_from)
             .transpose()
+    }
+
+    /// AVI's suspensions and their lifts (22 §), oldest received first.
+    pub async fn suspension_actions(
+        &self,
+        tx: &mut Tx,
+    ) -> Result<Vec<SupervisoryAction>, sqlx::Error> {
+        sqlx::query_as::<_, ActionRecord>(
+            "SELECT payload, answered_at FROM supervisory_actions WHERE kind IN ($1, $2) \
+             ORDER BY received_at, action_id",
+        )
+        .bind(i64::from(ActionKind::Suspension as i32))
+        .bind(i64::from(ActionKind::LiftSuspension as i32))
+        .fetch_all(&mut **tx)
+        .await?
+        .into_iter()
+        .map(|r| ReceivedAction::try_from(r).map(|a| a.action))
+        .collect()
     }
 
     pub async fn mark_answered(

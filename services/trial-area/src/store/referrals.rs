@@ -8,7 +8,7 @@ use kokeilu_bus::Tx;
 use kokeilu_bus::stored::{corrupt, date, instant, micros};
 
 use super::Store;
-use crate::domain::{IncomingReferral, IncomingStatus, RejectionReason};
+use crate::domain::{IncomingReferral, IncomingStatus, Plan, RejectionReason};
 
 /// Serialises writers of the incoming feed on PostgreSQL.
 pub const FEED_LOCK: i64 = 0x7a_11a0_fee0;
@@ -20,7 +20,9 @@ macro_rules! select_incoming {
             "SELECT r.referral_id, r.area_id, r.henkilotunnus, r.home_municipality_code, \
              r.grounds, r.job_search_start, r.referral_date, r.status, r.received_at, \
              r.decided_at, r.rejection_reason, r.rejection_detail, r.issued_message_id, \
-             r.trace_context, r.feed_seq, r.client_pseudonym, r.pseudonym_key_id \
+             r.trace_context, r.feed_seq, r.client_pseudonym, r.pseudonym_key_id, \
+             r.residence_municipality_code, r.decided_by_residence, r.te_office_interview, \
+             r.previous_job_search_end, r.employment_plan, r.plan_revised_on \
              FROM incoming_referrals r ",
             $($tail),*
         )
@@ -48,6 +50,12 @@ struct IncomingRecord {
     feed_seq: i64,
     client_pseudonym: String,
     pseudonym_key_id: String,
+    residence_municipality_code: String,
+    decided_by_residence: i64,
+    te_office_interview: Option<String>,
+    previous_job_search_end: Option<String>,
+    employment_plan: Option<String>,
+    plan_revised_on: Option<String>,
 }
 
 /// A referral as read from the feed, with the position of that change.
@@ -66,7 +74,27 @@ impl TryFrom<IncomingRecord> for IncomingReferral {
             0 => None,
             n => Some(RejectionReason::try_from(n).map_err(|e| corrupt("rejection_reason", e))?),
         };
+        let optional_date =
+            |column: &str, v: &Option<String>| v.as_deref().map(|d| date(column, d)).transpose();
         Ok(Self {
+            te_office_interview: optional_date("te_office_interview", &r.te_office_interview)?,
+            previous_job_search_end: optional_date(
+                "previous_job_search_end",
+                &r.previous_job_search_end,
+            )?,
+            plan_revised_on: optional_date("plan_revised_on", &r.plan_revised_on)?,
+            employment_plan: r
+                .employment_plan
+                .as_deref()
+                .map(serde_json::from_str::<Plan>)
+                .transpose()
+                .map_err(|e| corrupt("employment_plan", e))?,
+            decided_by_residence: match r.decided_by_residence {
+                0 => false,
+                1 => true,
+                n => return Err(corrupt("decided_by_residence", format_args!("{n}"))),
+            },
+            residence_municipality_code: r.residence_municipality_code,
             grounds: grounds(&r.grounds)?,
             job_search_start: date("job_search_start", &r.job_search_start)?,
             referral_date: date("referral_date", &r.referral_date)?,
@@ -126,11 +154,20 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         let trace = serde_json::to_string(&r.trace_context)
             .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let plan = r
+            .employment_plan
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let done = sqlx::query(
             "INSERT INTO incoming_referrals (referral_id, area_id, henkilotunnus, \
              home_municipality_code, grounds, job_search_start, referral_date, status, \
-             received_at, issued_message_id, trace_context, client_pseudonym, pseudonym_key_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             received_at, issued_message_id, trace_context, client_pseudonym, pseudonym_key_id, \
+             residence_municipality_code, decided_by_residence, te_office_interview, \
+             previous_job_search_end, employment_plan) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18) \
              ON CONFLICT (referral_id) DO NOTHING",
         )
         .bind(&r.referral_id)
@@ -146,6 +183,11 @@ impl Store {
         .bind(trace)
         .bind(&r.client_pseudonym)
         .bind(&r.pseudonym_key_id)
+        .bind(&r.residence_municipality_code)
+        .bind(i64::from(r.decided_by_residence))
+        .bind(r.te_office_interview.map(|d| d.to_string()))
+        .bind(r.previous_job_search_end.map(|d| d.to_string()))
+        .bind(plan)
         .execute(&mut **tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -192,6 +234,29 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         self.touch(tx, &decided.referral_id).await
+    }
+
+    /// Records that the area revised the employment plan that came with the referral on `on`
+    /// (the first plan it records; later ones keep the first revision day). Appends to the feed
+    /// when it changed.
+    pub async fn mark_plan_revised(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+        on: chrono::NaiveDate,
+    ) -> Result<(), sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE incoming_referrals SET plan_revised_on = $1 \
+             WHERE referral_id = $2 AND plan_revised_on IS NULL",
+        )
+        .bind(on.to_string())
+        .bind(referral_id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            self.touch(tx, referral_id).await?;
+        }
+        Ok(())
     }
 
     /// Appends the referral to the change feed.
@@ -272,7 +337,9 @@ impl Store {
              r.home_municipality_code, r.grounds, r.job_search_start, r.referral_date, r.status, \
              r.received_at, r.decided_at, r.rejection_reason, r.rejection_detail, \
              r.issued_message_id, r.trace_context, r.feed_seq, r.client_pseudonym, \
-             r.pseudonym_key_id \
+             r.pseudonym_key_id, r.residence_municipality_code, r.decided_by_residence, \
+             r.te_office_interview, r.previous_job_search_end, r.employment_plan, \
+             r.plan_revised_on \
              FROM incoming_feed f JOIN incoming_referrals r ON r.referral_id = f.referral_id \
              WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
         )
