@@ -334,7 +334,6 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
             referral_ids: vec![helsinki_referral.clone()],
             purpose: "forgery test".into(),
             idempotency_key: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
         })
         .await
         .unwrap()

@@ -290,7 +290,6 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
             referral_ids: vec![submitted.referral_id.clone()],
             purpose: "complaint 12/2024".into(),
             idempotency_key: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
         })
         .await
         .unwrap()

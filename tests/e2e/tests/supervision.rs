@@ -570,7 +570,6 @@ async fn information_requests_are_the_logged_path_for_identifying_details(backen
             referral_ids: vec![id.clone()],
             purpose: "Kantelu 2024/123: alkuhaastattelun viive".into(),
             idempotency_key: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
         })
         .await
         .unwrap()
