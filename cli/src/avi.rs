@@ -891,6 +891,105 @@ fn print_notice(n: &avi::MinistryNotice) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        avi: AviCommand,
+    }
+
+    fn parse(args: &[&str]) -> AviCommand {
+        Cli::try_parse_from(std::iter::once("avi").chain(args.iter().copied()))
+            .unwrap()
+            .avi
+    }
+
+    #[test]
+    fn an_order_under_threat_of_a_partial_suspension_parses_its_scope() {
+        let AviCommand::Order {
+            municipality,
+            threat,
+            scope,
+            key,
+            ..
+        } = parse(&[
+            "order",
+            "--area",
+            "kainuu",
+            "--text",
+            "x",
+            "--deadline",
+            "2024-10-01",
+            "--municipality",
+            "578",
+            "--threat",
+            "partial",
+            "--group",
+            "under_30,immigrant",
+            "--municipality-scope",
+            "205",
+        ])
+        else {
+            panic!("not an order");
+        };
+        assert_eq!(municipality.as_deref(), Some("578"));
+        assert!(matches!(threat, Some(Threat::Partial)));
+        let scope = scope.wire();
+        assert_eq!(scope.client_groups, ["under_30", "immigrant"]);
+        assert_eq!(scope.municipality_codes, ["205"]);
+        // Without --idempotency-key every command gets a new key; with it, the given one.
+        assert_ne!(key.get(), "");
+        let AviCommand::Lift { key, .. } = parse(&[
+            "lift",
+            "--area",
+            "kainuu",
+            "--suspension",
+            "s",
+            "--from",
+            "2024-10-01",
+            "--text",
+            "x",
+            "--idempotency-key",
+            "retry-me",
+        ]) else {
+            panic!("not a lift");
+        };
+        assert_eq!(key.get(), "retry-me");
+    }
+
+    #[test]
+    fn complaint_and_notice_commands_parse() {
+        let AviCommand::Complaint(ComplaintCommand::Decide {
+            status, outcome, ..
+        }) = parse(&[
+            "complaint",
+            "decide",
+            "c-1",
+            "--status",
+            "decided",
+            "--outcome",
+            "remark",
+            "--action",
+            "a-1",
+        ])
+        else {
+            panic!("not a decision");
+        };
+        assert!(matches!(status, StepStatus::Decided));
+        assert!(matches!(outcome, Some(Outcome::Remark)));
+        assert!(matches!(
+            parse(&["notice", "--date", "2024-09-05"]),
+            AviCommand::Notice { date: Some(_), .. }
+        ));
+        assert!(matches!(
+            parse(&["complaint", "list", "--status", "under-investigation"]),
+            AviCommand::Complaint(ComplaintCommand::List {
+                status: Some(ListStatus::UnderInvestigation),
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn masking_keeps_only_the_birth_date_and_century() {
