@@ -316,9 +316,8 @@ pub fn decide(
                 ));
             }
             action.effective_from = Some(date_from_naive(from));
+            // What it lifts is the suspension's: the parties look it up by `lifts_action_id`.
             action.lifts_action_id = req.lifts.clone();
-            action.partial = suspension.action.partial;
-            action.scope = suspension.action.scope.clone();
             action.rule = rule::LIFT.into();
         }
         ActionKind::Unspecified => bad.push(FieldViolation::new("kind", "unknown action kind")),
