@@ -63,7 +63,8 @@ enum Command {
     List(commands::ListArgs),
     /// Follow referral status changes at the TE office.
     Watch(commands::WatchArgs),
-    /// AVI's supervisory actions: information requests, orders, remarks, suspensions.
+    /// AVI's supervisory actions (22 §): information requests, orders, remarks, suspensions and
+    /// their lifting, complaints, the notice to the ministry.
     #[command(subcommand)]
     Avi(avi::AviCommand),
     /// AVI's compliance events: follow, list, area summaries.

@@ -11,7 +11,8 @@ use kokeilu_rules::registry::Registry;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::actions::NewAction;
+use crate::actions::{ActionRequest, Keyed, scope_of};
+use crate::complaints::{Decision, MAX_SUMMARY_CHARS, NewComplaint};
 use crate::domain::{ComplianceEvent, ComplianceKind};
 use crate::error::Error;
 use crate::ledger::Ledger;
@@ -102,6 +103,77 @@ fn date(d: &Option<kokeilu_proto::common::Date>, field: &str) -> Result<chrono::
     d.as_ref()
         .and_then(date_to_naive)
         .ok_or_else(|| Error::field(field, "required calendar date"))
+}
+
+/// Full method names: idempotency keys are scoped by them.
+mod method {
+    macro_rules! m {
+        ($name:ident, $rpc:literal) => {
+            pub const $name: &str = concat!("/kokeilu.supervisor.v1.SupervisorService/", $rpc);
+        };
+    }
+    m!(REQUEST_INFORMATION, "RequestInformation");
+    m!(ISSUE_ORDER, "IssueOrder");
+    m!(ISSUE_REMARK, "IssueRemark");
+    m!(SUSPEND_TRIAL, "SuspendTrial");
+    m!(LIFT_SUSPENSION, "LiftSuspension");
+    m!(RECEIVE_COMPLAINT, "ReceiveComplaint");
+    m!(DECIDE_COMPLAINT, "DecideComplaint");
+}
+
+/// Referral ids (UUIDs), at most 1000; at least one when `required`.
+fn referral_ids(ids: Vec<String>, required: bool) -> Result<Vec<String>, Error> {
+    if (required && ids.is_empty()) || ids.len() > 1000 {
+        return Err(Error::field(
+            "referral_ids",
+            if required {
+                "1 to 1000 referral ids"
+            } else {
+                "at most 1000 referral ids"
+            },
+        ));
+    }
+    if ids.iter().any(|id| uuid::Uuid::parse_str(id).is_err()) {
+        return Err(Error::field("referral_ids", "must be referral ids (UUIDs)"));
+    }
+    Ok(ids)
+}
+
+/// An action or complaint id (a UUID); empty allowed unless `required`.
+fn id(id: &str, field: &str, required: bool) -> Result<String, Error> {
+    let id = id.trim();
+    if id.is_empty() && !required {
+        return Ok(String::new());
+    }
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(Error::field(field, "required: an id (UUID) AVI gave"));
+    }
+    Ok(id.to_owned())
+}
+
+/// A municipality code (three digits) or empty; membership of the area is checked on the day.
+fn municipality(code: &str) -> Result<String, Error> {
+    let code = code.trim();
+    if !code.is_empty() && (code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(Error::field(
+            "municipality_code",
+            "a municipality code (kuntanumero, three digits) or empty",
+        ));
+    }
+    Ok(code.to_owned())
+}
+
+/// The suspension an order threatens: `None` for the whole trial, else the partial scope.
+fn threat(t: &pb::SuspensionThreat) -> Result<Option<kokeilu_rules::suspension::Scope>, Error> {
+    let scope = t.scope.as_ref().map(scope_of).unwrap_or_default();
+    match (t.partial, scope.is_empty()) {
+        (true, _) => Ok(Some(scope)),
+        (false, true) => Ok(None),
+        (false, false) => Err(Error::field(
+            "threat.scope",
+            "only for a partial suspension (set threat.partial)",
+        )),
+    }
 }
 
 type EventStream = FeedStream<sv::ComplianceEvent>;
@@ -215,31 +287,15 @@ impl SupervisorService for Api {
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
         let actor = caller(&request)?.uri();
         let req = request.into_inner();
+        let keyed = Keyed::new(method::REQUEST_INFORMATION, &req.idempotency_key, &req)?;
         let area = area(&req.area_id, true)?;
-        if req.referral_ids.is_empty() || req.referral_ids.len() > 1000 {
-            return Err(Error::field("referral_ids", "1 to 1000 referral ids").into());
-        }
-        if req
-            .referral_ids
-            .iter()
-            .any(|id| uuid::Uuid::parse_str(id).is_err())
-        {
-            return Err(Error::field("referral_ids", "must be referral ids (UUIDs)").into());
-        }
-        let action = self
-            .ledger
-            .issue(NewAction {
-                kind: ActionKind::InformationRequest,
-                area,
-                text: text(&req.purpose, "purpose")?,
-                referral_ids: req.referral_ids,
-                deadline: None,
-                effective_from: None,
-                partial: false,
-                actor,
-            })
-            .await?;
-        Ok(Response::new(action))
+        let referral_ids = referral_ids(req.referral_ids, true)?;
+        let action = ActionRequest {
+            text: text(&req.purpose, "purpose")?,
+            referral_ids,
+            ..ActionRequest::new(ActionKind::InformationRequest, area, actor)
+        };
+        Ok(Response::new(self.ledger.issue(&keyed, action).await?))
     }
 
     async fn get_information_answer(
@@ -260,17 +316,16 @@ impl SupervisorService for Api {
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
         let actor = caller(&request)?.uri();
         let req = request.into_inner();
-        let action = NewAction {
-            kind: ActionKind::Order,
-            area: area(&req.area_id, true)?,
+        let keyed = Keyed::new(method::ISSUE_ORDER, &req.idempotency_key, &req)?;
+        let action = ActionRequest {
             text: text(&req.text, "text")?,
-            referral_ids: Vec::new(),
             deadline: Some(date(&req.deadline, "deadline")?),
-            effective_from: None,
-            partial: false,
-            actor,
+            threat: req.threat.as_ref().map(threat).transpose()?,
+            municipality: municipality(&req.municipality_code)?,
+            complaint_id: id(&req.complaint_id, "complaint_id", false)?,
+            ..ActionRequest::new(ActionKind::Order, area(&req.area_id, true)?, actor)
         };
-        Ok(Response::new(self.ledger.issue(action).await?))
+        Ok(Response::new(self.ledger.issue(&keyed, action).await?))
     }
 
     async fn issue_remark(
@@ -279,17 +334,14 @@ impl SupervisorService for Api {
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
         let actor = caller(&request)?.uri();
         let req = request.into_inner();
-        let action = NewAction {
-            kind: ActionKind::Remark,
-            area: area(&req.area_id, true)?,
+        let keyed = Keyed::new(method::ISSUE_REMARK, &req.idempotency_key, &req)?;
+        let action = ActionRequest {
             text: text(&req.text, "text")?,
-            referral_ids: Vec::new(),
-            deadline: None,
-            effective_from: None,
-            partial: false,
-            actor,
+            municipality: municipality(&req.municipality_code)?,
+            complaint_id: id(&req.complaint_id, "complaint_id", false)?,
+            ..ActionRequest::new(ActionKind::Remark, area(&req.area_id, true)?, actor)
         };
-        Ok(Response::new(self.ledger.issue(action).await?))
+        Ok(Response::new(self.ledger.issue(&keyed, action).await?))
     }
 
     async fn suspend_trial(
@@ -298,17 +350,29 @@ impl SupervisorService for Api {
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
         let actor = caller(&request)?.uri();
         let req = request.into_inner();
-        let action = NewAction {
-            kind: ActionKind::Suspension,
-            area: area(&req.area_id, true)?,
-            text: text(&req.text, "text")?,
-            referral_ids: Vec::new(),
-            deadline: None,
-            effective_from: Some(date(&req.effective_from, "effective_from")?),
-            partial: req.partial,
-            actor,
+        let keyed = Keyed::new(method::SUSPEND_TRIAL, &req.idempotency_key, &req)?;
+        let given = req.scope.as_ref().map(scope_of).unwrap_or_default();
+        let scope = match (req.partial, given.is_empty()) {
+            // A partial suspension must name what it covers ([`decide`] checks the names).
+            (true, _) => Some(given),
+            (false, true) => None,
+            (false, false) => {
+                return Err(Error::field(
+                    "scope",
+                    "only for a partial suspension (set partial, or leave scope empty to suspend \
+                     the whole trial)",
+                )
+                .into());
+            }
         };
-        Ok(Response::new(self.ledger.issue(action).await?))
+        let action = ActionRequest {
+            text: text(&req.text, "text")?,
+            effective_from: Some(date(&req.effective_from, "effective_from")?),
+            scope,
+            complaint_id: id(&req.complaint_id, "complaint_id", false)?,
+            ..ActionRequest::new(ActionKind::Suspension, area(&req.area_id, true)?, actor)
+        };
+        Ok(Response::new(self.ledger.issue(&keyed, action).await?))
     }
 
     async fn list_actions(
@@ -336,43 +400,123 @@ impl SupervisorService for Api {
 
     async fn lift_suspension(
         &self,
-        _request: Request<pb::LiftSuspensionRequest>,
+        request: Request<pb::LiftSuspensionRequest>,
     ) -> Result<Response<sv::SupervisoryAction>, Status> {
-        Err(Status::unimplemented("LiftSuspension"))
+        let actor = caller(&request)?.uri();
+        let req = request.into_inner();
+        let keyed = Keyed::new(method::LIFT_SUSPENSION, &req.idempotency_key, &req)?;
+        let action = ActionRequest {
+            text: text(&req.text, "text")?,
+            effective_from: Some(date(&req.effective_from, "effective_from")?),
+            lifts: id(&req.suspension_action_id, "suspension_action_id", true)?,
+            ..ActionRequest::new(ActionKind::LiftSuspension, area(&req.area_id, true)?, actor)
+        };
+        Ok(Response::new(self.ledger.issue(&keyed, action).await?))
     }
 
     async fn receive_complaint(
         &self,
-        _request: Request<pb::ReceiveComplaintRequest>,
+        request: Request<pb::ReceiveComplaintRequest>,
     ) -> Result<Response<pb::Complaint>, Status> {
-        Err(Status::unimplemented("ReceiveComplaint"))
+        let req = request.into_inner();
+        let keyed = Keyed::new(method::RECEIVE_COMPLAINT, &req.idempotency_key, &req)?;
+        let summary = req.summary.trim();
+        if summary.is_empty() || summary.chars().count() > MAX_SUMMARY_CHARS {
+            return Err(Error::field("summary", "required, at most 2000 characters").into());
+        }
+        let complaint = NewComplaint {
+            area: area(&req.area_id, true)?,
+            municipality: municipality(&req.municipality_code)?,
+            received_on: date(&req.received_on, "received_on")?,
+            summary: text(summary, "summary")?,
+            referral_ids: referral_ids(req.referral_ids, false)?,
+        };
+        Ok(Response::new(
+            self.ledger.receive_complaint(&keyed, complaint).await?,
+        ))
     }
 
     async fn decide_complaint(
         &self,
-        _request: Request<pb::DecideComplaintRequest>,
+        request: Request<pb::DecideComplaintRequest>,
     ) -> Result<Response<pb::Complaint>, Status> {
-        Err(Status::unimplemented("DecideComplaint"))
+        let req = request.into_inner();
+        let keyed = Keyed::new(method::DECIDE_COMPLAINT, &req.idempotency_key, &req)?;
+        let complaint_id = id(&req.complaint_id, "complaint_id", true)?;
+        let note = req.note.trim();
+        let decision = Decision {
+            status: pb::ComplaintStatus::try_from(req.status)
+                .map_err(|_| Error::field("status", "unknown status"))?,
+            outcome: pb::ComplaintOutcome::try_from(req.outcome)
+                .map_err(|_| Error::field("outcome", "unknown outcome"))?,
+            on: match &req.on {
+                None => self.ledger.clock.today(),
+                Some(_) => date(&req.on, "on")?,
+            },
+            note: if note.is_empty() {
+                String::new()
+            } else {
+                text(note, "note")?
+            },
+            action_id: id(&req.action_id, "action_id", false)?,
+        };
+        Ok(Response::new(
+            self.ledger
+                .decide_complaint(&keyed, &complaint_id, decision)
+                .await?,
+        ))
     }
 
     async fn get_complaint(
         &self,
-        _request: Request<pb::GetComplaintRequest>,
+        request: Request<pb::GetComplaintRequest>,
     ) -> Result<Response<pb::Complaint>, Status> {
-        Err(Status::unimplemented("GetComplaint"))
+        let id = id(&request.into_inner().complaint_id, "complaint_id", true)?;
+        Ok(Response::new(self.ledger.complaint(&id).await?))
     }
 
     async fn list_complaints(
         &self,
-        _request: Request<pb::ListComplaintsRequest>,
+        request: Request<pb::ListComplaintsRequest>,
     ) -> Result<Response<pb::ListComplaintsResponse>, Status> {
-        Err(Status::unimplemented("ListComplaints"))
+        let req = request.into_inner();
+        let area = area(&req.area_id, false)?;
+        let status = pb::ComplaintStatus::try_from(req.status)
+            .map_err(|_| Error::field("status", "unknown status"))?;
+        let invalid = |v| Error::Invalid(vec![v]);
+        let limit = feed::page_size("page_size", req.page_size).map_err(invalid)?;
+        let after = feed::PageToken::parse("page_token", &req.page_token).map_err(invalid)?;
+        let rows = self
+            .ledger
+            .complaints(&area, status, after.map(|t| (t.at, t.id)), limit + 1)
+            .await?;
+        let (rows, next_page_token) = feed::keyset_page(rows, limit, |(at, c)| feed::PageToken {
+            at: *at,
+            id: c.complaint_id.clone(),
+        });
+        Ok(Response::new(pb::ListComplaintsResponse {
+            complaints: rows.into_iter().map(|(_, c)| c).collect(),
+            next_page_token,
+        }))
     }
 
     async fn get_ministry_notice(
         &self,
-        _request: Request<pb::GetMinistryNoticeRequest>,
+        request: Request<pb::GetMinistryNoticeRequest>,
     ) -> Result<Response<pb::MinistryNotice>, Status> {
-        Err(Status::unimplemented("GetMinistryNotice"))
+        let req = request.into_inner();
+        let today = self.ledger.clock.today();
+        let on = match &req.date {
+            None => today,
+            Some(_) => date(&req.date, "date")?,
+        };
+        if on > today {
+            return Err(Error::field(
+                "date",
+                &format!("the procedures under way are known up to today ({today})"),
+            )
+            .into());
+        }
+        Ok(Response::new(self.ledger.ministry_notice(on).await?))
     }
 }

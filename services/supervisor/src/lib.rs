@@ -4,7 +4,8 @@
 //! the statutory and operational deadlines with the rules crate's effective-dated rules and an
 //! injectable clock, derives compliance events (deadline missed, met late, wrong area, statement
 //! outside competence), serves them to subscribers resumably, issues AVI's actions (information
-//! requests, orders, remarks, suspensions) and publishes open monitoring statistics.
+//! requests, orders, remarks, suspensions and their lifting), tracks complaints, tells the
+//! ministry which procedures are under way, and publishes open monitoring statistics.
 //!
 //! - [`config`], [`startup`]: flags and the application (shared by `main` and tests).
 //! - [`domain`]: deadline kinds and state rules; what a fact or a missed deadline decides.
@@ -13,10 +14,12 @@
 //!   deadlines.
 //! - [`reports`]: the event feed, summaries, monthly statistics.
 //! - [`actions`]: supervisory actions and answers to information requests.
+//! - [`complaints`]: complaints (kantelu) and the notice to the ministry of procedures under way.
 //! - [`events`]: consumers; [`grpc`]: the API; [`stats_http`]: open statistics over HTTP, from
 //!   closed-month snapshots protected by [`suppression`].
 
 pub mod actions;
+pub mod complaints;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -333,7 +333,7 @@ async fn kainuus_credentials_cannot_act_for_another_party() {
             area_id: "helsinki".into(),
             referral_ids: vec![helsinki_referral.clone()],
             purpose: "forgery test".into(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap()

@@ -289,7 +289,7 @@ async fn information_answers_are_masked_unless_a_named_inspector_reads_them() {
             area_id: "kainuu".into(),
             referral_ids: vec![submitted.referral_id.clone()],
             purpose: "complaint 12/2024".into(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap()

@@ -480,6 +480,7 @@ async fn a_suspension_stops_new_referrals_and_keeps_existing_clients(backend: Te
             text: "Olennaisia puutteita palveluprosessissa; määräystä ei noudatettu.".into(),
             effective_from: Some(date_from_naive(day(2024, 9, 3))),
             partial: false,
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
             ..Default::default()
         })
         .await
@@ -568,7 +569,7 @@ async fn information_requests_are_the_logged_path_for_identifying_details(backen
             area_id: "kainuu".into(),
             referral_ids: vec![id.clone()],
             purpose: "Kantelu 2024/123: alkuhaastattelun viive".into(),
-            ..Default::default()
+            idempotency_key: uuid::Uuid::now_v7().to_string(),
         })
         .await
         .unwrap()

@@ -1,11 +1,11 @@
 //! Supervisory actions, the areas' answers to information requests, and the access log.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_bus::Tx;
 use kokeilu_proto::supervision::{ActionKind, InformationAnswer, SupervisoryAction};
 use prost::Message;
 
-use kokeilu_bus::stored::{corrupt, micros};
+use kokeilu_bus::stored::{corrupt, micros, opt_date};
 
 use super::Store;
 use crate::domain::Access;
@@ -29,7 +29,44 @@ struct AnswerRow {
     payload: Vec<u8>,
 }
 
-fn decode<M: Message + Default>(bytes: &[u8], column: &str) -> Result<M, sqlx::Error> {
+#[derive(sqlx::FromRow)]
+struct ActionRow {
+    payload: Vec<u8>,
+    lifted_by: Option<String>,
+    lifted_from: Option<String>,
+}
+
+/// An issued action with what later happened to it: a SUSPENSION may have been lifted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAction {
+    pub action: SupervisoryAction,
+    /// The LIFT_SUSPENSION action that lifted it, and the day it was lifted from.
+    pub lifted: Option<(String, NaiveDate)>,
+}
+
+impl TryFrom<ActionRow> for StoredAction {
+    type Error = sqlx::Error;
+
+    fn try_from(r: ActionRow) -> Result<Self, sqlx::Error> {
+        let lifted_from = opt_date("actions.lifted_from", r.lifted_from.as_deref())?;
+        let lifted = match (r.lifted_by, lifted_from) {
+            (Some(by), Some(from)) => Some((by, from)),
+            (None, None) => None,
+            _ => {
+                return Err(corrupt(
+                    "actions.lifted_by",
+                    "lifted_by and lifted_from are set together",
+                ));
+            }
+        };
+        Ok(Self {
+            action: decode(&r.payload, "actions.payload")?,
+            lifted,
+        })
+    }
+}
+
+pub(super) fn decode<M: Message + Default>(bytes: &[u8], column: &str) -> Result<M, sqlx::Error> {
     M::decode(bytes).map_err(|e| corrupt(column, e))
 }
 
@@ -79,6 +116,70 @@ impl Store {
         .iter()
         .map(|r| Ok((r.issued_at, decode(&r.payload, "actions.payload")?)))
         .collect()
+    }
+
+    /// One action by id, with its lifting if it is a lifted suspension. On PostgreSQL the row is
+    /// locked until `tx` ends, so that two lifts of one suspension cannot both pass the check.
+    pub async fn action(
+        &self,
+        tx: &mut Tx,
+        action_id: &str,
+    ) -> Result<Option<StoredAction>, sqlx::Error> {
+        let lock = match self.backend() {
+            kokeilu_bus::Backend::Postgres => " FOR UPDATE",
+            kokeilu_bus::Backend::Sqlite => "",
+        };
+        sqlx::query_as::<_, ActionRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT payload, lifted_by, lifted_from FROM actions WHERE action_id = $1{lock}"
+        )))
+        .bind(action_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(StoredAction::try_from)
+        .transpose()
+    }
+
+    /// Every action of the given kinds (all areas), oldest first, with its lifting.
+    pub async fn actions_of_kinds(
+        &self,
+        kinds: &[ActionKind],
+    ) -> Result<Vec<StoredAction>, sqlx::Error> {
+        let mut out = Vec::new();
+        for kind in kinds {
+            let rows = sqlx::query_as::<_, ActionRow>(
+                "SELECT payload, lifted_by, lifted_from FROM actions WHERE kind = $1 \
+                 ORDER BY issued_at, action_id",
+            )
+            .bind(i64::from(*kind as i32))
+            .fetch_all(self.db.pool())
+            .await?;
+            for r in rows {
+                out.push(StoredAction::try_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records that `lift_id` lifts the suspension `suspension_id` from `from`; `false` when the
+    /// suspension was lifted already (it is lifted once).
+    pub async fn lift_suspension(
+        &self,
+        tx: &mut Tx,
+        suspension_id: &str,
+        lift_id: &str,
+        from: NaiveDate,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE actions SET lifted_by = $1, lifted_from = $2 \
+             WHERE action_id = $3 AND kind = $4 AND lifted_by IS NULL",
+        )
+        .bind(lift_id)
+        .bind(from.to_string())
+        .bind(suspension_id)
+        .bind(i64::from(ActionKind::Suspension as i32))
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// The area an information request AVI issued was addressed to; `None` when `action_id` is

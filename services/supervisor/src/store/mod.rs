@@ -10,10 +10,12 @@
 //! - [`deadlines`]: opening, progressing, cancelling and sweeping deadlines.
 //! - [`events`]: the compliance-event feed.
 //! - [`actions`]: supervisory actions, answers to information requests and the access log.
+//! - [`complaints`]: complaints (kantelu) and their history.
 //! - [`statistics`]: the open statistics as published, one snapshot per closed month.
 
 mod actions;
 mod cases;
+mod complaints;
 mod deadlines;
 mod events;
 mod statistics;
@@ -21,7 +23,7 @@ mod statistics;
 use kokeilu_bus::stored::corrupt;
 use kokeilu_bus::{Backend, Db, Feed, Tx};
 
-pub use actions::StoredAnswer;
+pub use actions::{StoredAction, StoredAnswer};
 
 /// The supervisor's database, as the ledger uses it.
 #[derive(Clone, Debug)]
