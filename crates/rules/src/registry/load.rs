@@ -149,6 +149,14 @@ fn check_areas(
         if a.unconfirmed.iter().any(|n| n.trim().is_empty()) {
             return Err(invalid(format!("{}: empty unconfirmed name", at())));
         }
+        if let Some(lead) = &a.lead
+            && !a.municipalities.contains(lead)
+        {
+            return Err(invalid(format!(
+                "{}: lead municipality {lead} is not a member",
+                at()
+            )));
+        }
         for code in &a.municipalities {
             if !codes.insert(code.as_str()) {
                 return Err(invalid(format!(
