@@ -193,6 +193,7 @@ impl Ledger {
         let id = fact.referral_id.as_str();
         let kind = FactKind::try_from(fact.kind)
             .map_err(|_| FactError::Unusable("unknown fact kind".into()))?;
+        self.store.lock_referral(tx, id).await?;
         if kind == FactKind::ReferralIssued {
             self.referral_issued(tx, fact, on).await?;
             return self.apply_parked(tx, id).await;

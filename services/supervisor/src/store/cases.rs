@@ -224,8 +224,25 @@ impl Store {
     }
 }
 
+/// Key space of the per-referral advisory locks (PostgreSQL).
+const REFERRAL_LOCKS: i32 = 0x5a7e;
+
 /// Parked facts and counted fact ids.
 impl Store {
+    /// Serialises the facts about one referral until `tx` ends, including those about a
+    /// referral not recorded yet: a fact parked for want of its referral is then never missed
+    /// by the referral applied at the same time. SQLite already has a single writer.
+    pub async fn lock_referral(&self, tx: &mut Tx, referral_id: &str) -> Result<(), sqlx::Error> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                .bind(REFERRAL_LOCKS)
+                .bind(referral_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Parks a fact (the encoded `ServiceFact`) until its referral, or its receipt, arrives.
     pub async fn park_fact(
         &self,
