@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use kokeilu_bus::{Db, Outbox};
 use kokeilu_platform::clock::{ManualClock, SharedClock};
 use kokeilu_proto::supervision::{FactKind, ServiceFact};
+use kokeilu_proto::supervisor::supervisor_service_server::SupervisorService;
 use kokeilu_proto::{date_from_naive, timestamp_from};
 use kokeilu_test_support::{TestBackend, TestDb, on_both_backends};
 use supervisor::domain::{ComplianceEvent, ComplianceKind, DeadlineKind, DeadlineStatus};
@@ -373,6 +374,69 @@ async fn an_on_time_interview_after_the_reported_miss_is_met_with_one_retraction
     assert_eq!((row.met, row.missed, row.met_late), (1, 0, 0));
     let months = env.ledger.monthly(KAINUU).await.unwrap();
     assert_eq!(months[0].late_initial_interviews, 0);
+    // The same through the API: the standing list is empty, the full list marks the miss, and
+    // the area's report counts nothing against Kajaani.
+    let api = supervisor::grpc::Api::new(
+        env.ledger.clone(),
+        tokio_util::sync::CancellationToken::new(),
+        kokeilu_platform::limits::StreamCap::new(1),
+    );
+    let list = |standing_only| {
+        api.list_compliance_events(tonic::Request::new(
+            kokeilu_proto::supervisor::ListComplianceEventsRequest {
+                area_id: KAINUU.into(),
+                standing_only,
+                ..Default::default()
+            },
+        ))
+    };
+    assert!(list(true).await.unwrap().into_inner().events.is_empty());
+    let listed = list(false).await.unwrap().into_inner().events;
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| (e.kind, e.retracted, e.municipality_code.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                kokeilu_proto::supervision::ComplianceKind::DeadlineMissed as i32,
+                true,
+                KAJAANI
+            ),
+            (
+                kokeilu_proto::supervision::ComplianceKind::Retraction as i32,
+                false,
+                KAJAANI
+            ),
+        ]
+    );
+    assert_eq!(listed[1].retracts_event_id, listed[0].event_id);
+    let report = api
+        .get_area_summary(tonic::Request::new(
+            kokeilu_proto::supervisor::GetAreaSummaryRequest {
+                area_id: KAINUU.into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(report.lead_municipality_code, KAJAANI);
+    assert_eq!((report.standing_events, report.retracted_events), (0, 1));
+    assert_eq!(report.municipalities.len(), 7, "every member of Kainuu");
+    let kajaani = report
+        .municipalities
+        .iter()
+        .find(|m| m.municipality_code == KAJAANI)
+        .unwrap();
+    assert_eq!(
+        (
+            kajaani.name.as_str(),
+            kajaani.referrals,
+            kajaani.late_initial_interviews,
+            kajaani.standing_events
+        ),
+        ("Kajaani", 1, 0, 0)
+    );
     // One outbox message per raised event: the miss and its correction.
     assert_eq!(env.count("SELECT COUNT(*) AS n FROM outbox").await, 2);
     // A later sweep raises nothing more.
