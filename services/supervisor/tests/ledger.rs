@@ -441,6 +441,18 @@ async fn an_on_time_interview_after_the_reported_miss_is_met_with_one_retraction
     assert_eq!(env.count("SELECT COUNT(*) AS n FROM outbox").await, 2);
     // A later sweep raises nothing more.
     assert_eq!(env.sweep_at(at("2024-09-10", 10, 0)).await, 0);
+    // Every stored column reads through the driver (no SQLite booleans the Any driver refuses).
+    for table in [
+        "cases",
+        "compliance_events",
+        "counted_facts",
+        "parked_facts",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+            .fetch_all(env.db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("{table}: {e}"));
+    }
 }
 
 async fn a_fact_before_its_referral_is_parked_then_applied(backend: TestBackend) {
