@@ -1,11 +1,12 @@
 //! AVI's supervision rules, free of wire and storage types: which deadlines a fact opens or meets,
 //! how deadline states move, and which compliance events follow. Deadlines come from the rules
 //! crate (effective-dated); the acknowledgement deadline is operational (configurable, default 2
-//! working days).
+//! working days). Every deadline of the area counts from its receipt of the referral at the
+//! earliest (1269/2020 24 §, DOMAIN.md § 1.b): the referral itself opens none.
 //!
 //! Applying a fact or a missed deadline is decided here in one pure step ([`decide_referral`],
-//! [`decide_fact`], [`decide_missed`]) from what the ledger loaded through the store; the ledger
-//! then writes the whole [`Decision`].
+//! [`decide_receipt`], [`decide_fact`], [`decide_missed`]) from what the ledger loaded through
+//! the store; the ledger then writes the whole [`Decision`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_rules::competence::{Issuer, StatementSubject, competence};
