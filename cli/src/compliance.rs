@@ -55,6 +55,8 @@ pub enum Kind {
     WrongArea,
     /// A statement outside the area's competence.
     OutsideCompetence,
+    /// A correction that withdraws an earlier event.
+    Retraction,
 }
 
 impl Kind {
@@ -64,6 +66,7 @@ impl Kind {
             Self::MetLate => ComplianceKind::DeadlineMetLate,
             Self::WrongArea => ComplianceKind::WrongArea,
             Self::OutsideCompetence => ComplianceKind::StatementOutsideCompetence,
+            Self::Retraction => ComplianceKind::Retraction,
         }) as i32
     }
 }
@@ -94,6 +97,9 @@ pub enum ComplianceCommand {
     List {
         #[command(flatten)]
         filter: Filter,
+        /// Only the events that stand: no retracted events, no retractions.
+        #[arg(long)]
+        standing: bool,
     },
     /// Deadlines and monthly figures of one area.
     Summary {
@@ -130,12 +136,13 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        ComplianceCommand::List { filter } => {
+        ComplianceCommand::List { filter, standing } => {
             let mut c = filter.target.connect().await?;
-            let events = all_events(
+            let events = events(
                 &mut c,
                 &filter.area,
                 &filter.kind.iter().map(|k| k.wire()).collect::<Vec<_>>(),
+                standing,
             )
             .await?;
             if output::json() {
@@ -177,6 +184,19 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                         "median_days_to_initial_interview": m.median_days_to_initial_interview,
                         "late_initial_interviews": m.late_initial_interviews,
                     })).collect::<Vec<_>>(),
+                    "lead_municipality_code": s.lead_municipality_code,
+                    "municipalities": s.municipalities.iter().map(|m| json!({
+                        "municipality_code": m.municipality_code,
+                        "name": m.name,
+                        "referrals": m.referrals,
+                        "acknowledged": m.acknowledged,
+                        "rejected": m.rejected,
+                        "initial_interviews": m.initial_interviews,
+                        "late_initial_interviews": m.late_initial_interviews,
+                        "standing_events": m.standing_events,
+                    })).collect::<Vec<_>>(),
+                    "standing_events": s.standing_events,
+                    "retracted_events": s.retracted_events,
                 }));
                 return Ok(());
             }
@@ -217,15 +237,61 @@ pub async fn run(cmd: ComplianceCommand) -> anyhow::Result<()> {
                     m.late_initial_interviews
                 );
             }
+            println!();
+            println!(
+                "{:<4} {:<18} {:>9} {:>13} {:>9} {:>11} {:>6} {:>7}",
+                "mun",
+                "municipality",
+                "referred",
+                "acknowledged",
+                "rejected",
+                "interviews",
+                "late",
+                "events"
+            );
+            for m in &s.municipalities {
+                let lead = if m.municipality_code == s.lead_municipality_code {
+                    " (lead)"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<4} {:<18} {:>9} {:>13} {:>9} {:>11} {:>6} {:>7}",
+                    m.municipality_code,
+                    format!("{}{lead}", m.name),
+                    m.referrals,
+                    m.acknowledged,
+                    m.rejected,
+                    m.initial_interviews,
+                    m.late_initial_interviews,
+                    m.standing_events
+                );
+            }
+            println!(
+                "{} events stand, {} retracted by a later correction",
+                s.standing_events, s.retracted_events
+            );
             Ok(())
         }
     }
 }
 
+/// Every compliance event recorded so far, retracted ones and retractions included.
 async fn all_events(
     c: &mut client::Supervisor,
     area: &str,
     kinds: &[i32],
+) -> anyhow::Result<Vec<ComplianceEvent>> {
+    events(c, area, kinds, false).await
+}
+
+/// The compliance events recorded so far; `standing_only`: without retracted events and
+/// retractions.
+async fn events(
+    c: &mut client::Supervisor,
+    area: &str,
+    kinds: &[i32],
+    standing_only: bool,
 ) -> anyhow::Result<Vec<ComplianceEvent>> {
     let mut out = Vec::new();
     let mut cursor = String::from("0");
@@ -236,7 +302,7 @@ async fn all_events(
                 kinds: kinds.to_vec(),
                 after_cursor: cursor.clone(),
                 page_size: 1000,
-                ..Default::default()
+                standing_only,
             })
             .await
             .map_err(grpc_err)?
@@ -255,6 +321,7 @@ fn kind_name(kind: i32) -> &'static str {
         Ok(ComplianceKind::DeadlineMetLate) => "met late",
         Ok(ComplianceKind::WrongArea) => "wrong area",
         Ok(ComplianceKind::StatementOutsideCompetence) => "outside competence",
+        Ok(ComplianceKind::Retraction) => "retraction",
         _ => "?",
     }
 }
@@ -296,13 +363,16 @@ fn event_json(e: &ComplianceEvent) -> serde_json::Value {
         "detail": e.detail,
         "rule": e.rule,
         "detected_at": output::time(e.detected_at.as_ref().and_then(kokeilu_proto::timestamp_to)),
+        "municipality_code": e.municipality_code,
+        "retracts_event_id": e.retracts_event_id,
+        "retracted": e.retracted,
     })
 }
 
 fn header() -> String {
     format!(
-        "{:>7}  {:<10} {:<12} {:<18} {:<20} {:<10}  referral",
-        "cursor", "date", "area", "event", "deadline", "due"
+        "{:>7}  {:<10} {:<12} {:<4} {:<22} {:<20} {:<10}  referral",
+        "cursor", "date", "area", "mun", "event", "deadline", "due"
     )
 }
 
@@ -313,12 +383,24 @@ fn line(e: &ComplianceEvent) -> String {
             .map(|d| d.to_string())
             .unwrap_or_default()
     };
+    // A withdrawn event says so; a retraction names the event it withdraws.
+    let event = if e.retracted {
+        format!("{} (retracted)", kind_name(e.kind))
+    } else {
+        kind_name(e.kind).to_owned()
+    };
+    let retracts = if e.retracts_event_id.is_empty() {
+        String::new()
+    } else {
+        format!(" (retracts {})", e.retracts_event_id)
+    };
     format!(
-        "{:>7}  {:<10} {:<12} {:<18} {:<20} {:<10}  {}",
+        "{:>7}  {:<10} {:<12} {:<4} {:<22} {:<20} {:<10}  {}{retracts}",
         e.cursor,
         day(&e.date),
         e.area_id,
-        kind_name(e.kind),
+        e.municipality_code,
+        event,
         deadline_name(e.deadline),
         day(&e.due_date),
         e.referral_id
@@ -506,5 +588,29 @@ mod tests {
         let l = line(&e);
         assert!(l.contains("2024-09-06") && l.contains("initial interview") && l.contains("r1"));
         assert!(l.contains("missed"), "{l}");
+        assert!(!l.contains("retracted"), "{l}");
+    }
+
+    #[test]
+    fn a_line_shows_the_municipality_and_retractions() {
+        let missed = ComplianceEvent {
+            kind: ComplianceKind::DeadlineMissed as i32,
+            municipality_code: "205".into(),
+            retracted: true,
+            ..Default::default()
+        };
+        let l = line(&missed);
+        assert!(l.contains("205") && l.contains("missed (retracted)"), "{l}");
+        let correction = ComplianceEvent {
+            kind: ComplianceKind::Retraction as i32,
+            retracts_event_id: "e1".into(),
+            ..Default::default()
+        };
+        let l = line(&correction);
+        assert!(
+            l.contains("retraction") && l.contains("(retracts e1)"),
+            "{l}"
+        );
+        assert_eq!(kind_name(Kind::Retraction.wire()), "retraction");
     }
 }

@@ -19,6 +19,10 @@ pub struct Settings {
     /// Operational deadline for acknowledging a referral, in working days.
     #[arg(long, env = "KOKEILU_ACK_WORKING_DAYS", default_value_t = 2)]
     pub ack_working_days: u32,
+    /// How long after a due day ends (Finnish time) before the sweep reports the deadline
+    /// missed, in hours: facts dated on time that are still in transport then raise nothing.
+    #[arg(long, env = "KOKEILU_SWEEP_WATERMARK_HOURS", default_value_t = 24)]
+    pub sweep_watermark_hours: u32,
     /// How often to look for missed deadlines, in seconds.
     #[arg(long, env = "KOKEILU_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     pub sweep_interval_secs: u64,
@@ -33,6 +37,8 @@ pub struct SupervisorConfig {
     pub service: ServiceConfig,
     pub ack_working_days: u32,
     pub sweep_interval: std::time::Duration,
+    /// How long after a due day ends before a deadline is missed.
+    pub sweep_watermark: chrono::Duration,
     pub stats_listen: SocketAddr,
 }
 
@@ -43,6 +49,8 @@ impl SupervisorConfig {
             service: ServiceConfig::local(database_url, nats_url, tls),
             ack_working_days: 2,
             sweep_interval: std::time::Duration::from_secs(60),
+            // Tests sweep on their own clock and say when: no watermark unless they set one.
+            sweep_watermark: chrono::Duration::zero(),
             stats_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         }
     }
@@ -54,6 +62,7 @@ impl Settings {
             service: self.connection.to_config(self.consumer_workers),
             ack_working_days: self.ack_working_days,
             sweep_interval: std::time::Duration::from_secs(self.sweep_interval_secs.max(1)),
+            sweep_watermark: chrono::Duration::hours(i64::from(self.sweep_watermark_hours)),
             stats_listen: self.stats_listen,
         }
     }

@@ -57,10 +57,6 @@ impl Handler for Facts {
         match self.ledger.apply(tx, &fact).await {
             Ok(()) => Ok(()),
             Err(FactError::NotYours(why)) => Err(HandlerError::Security(why)),
-            // The referral's own fact may still be on its way: retry with backoff.
-            Err(FactError::UnknownReferral(id)) => {
-                Err(HandlerError::Transient(format!("unknown referral {id}")))
-            }
             Err(FactError::Unusable(why)) => Err(HandlerError::Permanent(why)),
             Err(FactError::Database(e)) => Err(e.into()),
         }

@@ -55,7 +55,8 @@ fn kinds(v: &[i32]) -> Result<Vec<ComplianceKind>, Error> {
             Ok(sv::ComplianceKind::StatementOutsideCompetence) => {
                 Ok(ComplianceKind::StatementOutsideCompetence)
             }
-            Ok(sv::ComplianceKind::Retraction | sv::ComplianceKind::Unspecified) | Err(_) => {
+            Ok(sv::ComplianceKind::Retraction) => Ok(ComplianceKind::Retraction),
+            Ok(sv::ComplianceKind::Unspecified) | Err(_) => {
                 Err(Error::field("kinds", "unknown compliance kind"))
             }
         })
@@ -77,7 +78,9 @@ pub fn compliance_event(e: &ComplianceEvent) -> sv::ComplianceEvent {
         detail: e.detail.clone(),
         rule: e.rule.clone(),
         detected_at: Some(timestamp_from(e.detected_at)),
-        ..Default::default()
+        retracts_event_id: e.retracts_event_id.clone(),
+        municipality_code: e.municipality.clone(),
+        retracted: e.retracted,
     }
 }
 
@@ -205,7 +208,7 @@ impl SupervisorService for Api {
                     let kinds = kinds.clone();
                     async move {
                         let batch = ledger
-                            .events_after(after, &area, &kinds, limit)
+                            .events_after(after, &area, &kinds, false, limit)
                             .await
                             .map_err(|e| Status::from(Error::from(e)))?;
                         Ok(batch.iter().map(|e| (e.seq, compliance_event(e))).collect())
@@ -229,7 +232,7 @@ impl SupervisorService for Api {
             feed::page_size("page_size", req.page_size).map_err(|v| Error::Invalid(vec![v]))?;
         let events = self
             .ledger
-            .events_after(after, &area, &kinds, limit)
+            .events_after(after, &area, &kinds, req.standing_only, limit)
             .await
             .map_err(Error::from)?;
         let events: Vec<_> = events.iter().map(compliance_event).collect();
@@ -251,6 +254,11 @@ impl SupervisorService for Api {
             .await
             .map_err(Error::from)?;
         let months = self.ledger.monthly(&area).await.map_err(Error::from)?;
+        let by_municipality = self
+            .ledger
+            .municipalities(&area)
+            .await
+            .map_err(Error::from)?;
         Ok(Response::new(pb::AreaSummary {
             area_id: area,
             deadlines: deadlines
@@ -277,7 +285,23 @@ impl SupervisorService for Api {
                     late_initial_interviews: m.late_initial_interviews,
                 })
                 .collect(),
-            ..Default::default()
+            lead_municipality_code: by_municipality.lead,
+            municipalities: by_municipality
+                .rows
+                .into_iter()
+                .map(|m| pb::MunicipalitySummary {
+                    municipality_code: m.code,
+                    name: m.name,
+                    referrals: m.referrals,
+                    acknowledged: m.acknowledged,
+                    rejected: m.rejected,
+                    initial_interviews: m.initial_interviews,
+                    late_initial_interviews: m.late_initial_interviews,
+                    standing_events: m.standing_events,
+                })
+                .collect(),
+            standing_events: by_municipality.standing_events,
+            retracted_events: by_municipality.retracted_events,
         }))
     }
 

@@ -29,6 +29,45 @@ pub struct MonthRow {
     pub median_days_to_initial_interview: Option<f64>,
 }
 
+/// One member municipality's figures in its area's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MunicipalityRow {
+    pub code: String,
+    pub name: String,
+    pub referrals: u32,
+    pub acknowledged: u32,
+    pub rejected: u32,
+    pub initial_interviews: u32,
+    pub late_initial_interviews: u32,
+    /// Compliance events about its clients that stand (not retracted).
+    pub standing_events: u32,
+}
+
+impl MunicipalityRow {
+    fn new(code: &str) -> Self {
+        Self {
+            code: code.to_owned(),
+            name: kokeilu_rules::registry::Registry::builtin()
+                .municipality(code)
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            ..Self::default()
+        }
+    }
+}
+
+/// An area's report by municipality: the lead municipality collects its members' figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AreaMunicipalities {
+    /// The lead municipality's code (empty when the registry names none).
+    pub lead: String,
+    pub rows: Vec<MunicipalityRow>,
+    /// Compliance events of the area that stand, and those a correction retracted (the
+    /// corrections themselves are neither).
+    pub standing_events: u32,
+    pub retracted_events: u32,
+}
+
 /// Deadline counts of one kind.
 #[derive(Debug, Clone)]
 pub struct DeadlineRow {
@@ -53,15 +92,66 @@ fn median(mut v: Vec<i64>) -> Option<f64> {
 }
 
 impl Ledger {
-    /// Compliance events after `cursor`, oldest first, filtered by area and kinds.
+    /// Compliance events after `cursor`, oldest first, filtered by area and kinds;
+    /// `standing_only` leaves out retracted events and the retractions.
     pub async fn events_after(
         &self,
         cursor: i64,
         area: &str,
         kinds: &[ComplianceKind],
+        standing_only: bool,
         limit: i64,
     ) -> Result<Vec<ComplianceEvent>, sqlx::Error> {
-        self.store.events_after(cursor, area, kinds, limit).await
+        self.store
+            .events_after(cursor, area, kinds, standing_only, limit)
+            .await
+    }
+
+    /// The figures of each member municipality of an area (its members in the registry, then
+    /// any other municipality its cases name), with the area's standing and retracted event
+    /// counts.
+    pub async fn municipalities(&self, area: &str) -> Result<AreaMunicipalities, sqlx::Error> {
+        let registry = kokeilu_rules::registry::Registry::builtin();
+        let mut rows: BTreeMap<String, MunicipalityRow> = BTreeMap::new();
+        let mut order = Vec::new();
+        let member = registry.current_area(area);
+        for code in member.map(|a| a.municipalities.clone()).unwrap_or_default() {
+            order.push(code.clone());
+            rows.insert(code.clone(), MunicipalityRow::new(&code));
+        }
+        fn row<'a>(
+            rows: &'a mut BTreeMap<String, MunicipalityRow>,
+            order: &mut Vec<String>,
+            code: &str,
+        ) -> &'a mut MunicipalityRow {
+            if !rows.contains_key(code) {
+                order.push(code.to_owned());
+            }
+            rows.entry(code.to_owned())
+                .or_insert_with(|| MunicipalityRow::new(code))
+        }
+        for c in self.store.case_summaries(area).await? {
+            let r = row(&mut rows, &mut order, &c.municipality_code);
+            r.referrals += 1;
+            r.acknowledged += u32::from(c.acknowledged_on.is_some());
+            r.rejected += u32::from(c.rejected_on.is_some());
+            r.initial_interviews += u32::from(c.initial_interview_on.is_some());
+            r.late_initial_interviews += u32::from(c.late_initial_interview);
+        }
+        let (mut standing, mut retracted) = (0, 0);
+        for (code, s, w) in self.store.event_counts(area).await? {
+            standing += s;
+            retracted += w;
+            if !code.is_empty() {
+                row(&mut rows, &mut order, &code).standing_events += s;
+            }
+        }
+        Ok(AreaMunicipalities {
+            lead: member.and_then(|a| a.lead.clone()).unwrap_or_default(),
+            rows: order.iter().filter_map(|c| rows.remove(c)).collect(),
+            standing_events: standing,
+            retracted_events: retracted,
+        })
     }
 
     pub async fn last_event_seq(&self) -> Result<i64, sqlx::Error> {

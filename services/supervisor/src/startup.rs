@@ -45,9 +45,10 @@ pub struct Sweeper {
 }
 
 impl Sweeper {
-    /// Marks deadlines passed by the service clock's today as missed; returns how many.
+    /// Marks deadlines whose due day ended more than the watermark ago by the service clock as
+    /// missed; returns how many.
     pub async fn run_now(&self) -> Result<usize, sqlx::Error> {
-        self.ledger.sweep(self.ledger.clock.today()).await
+        self.ledger.sweep_now().await
     }
 }
 
@@ -69,7 +70,8 @@ impl Application {
             node.outbox.clone(),
             clock,
             config.ack_working_days,
-        );
+        )
+        .with_watermark(config.sweep_watermark);
         Ok(Self {
             node,
             listeners,

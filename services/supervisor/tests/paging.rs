@@ -112,7 +112,10 @@ async fn compliance_events_page_through_every_one_once(backend: TestBackend) {
         let mut seen = Vec::new();
         let mut after = 0;
         loop {
-            let events = ledger.events_after(after, "", &[], page).await.unwrap();
+            let events = ledger
+                .events_after(after, "", &[], false, page)
+                .await
+                .unwrap();
             let Some(last) = events.last() else { break };
             after = last.seq;
             assert!(events.len() as i64 <= page);

@@ -97,7 +97,10 @@ async fn corrupt_compliance_events_are_errors(backend: TestBackend) {
     };
     insert_event(&db, "e1", 1, 2, "2024-09-06", 1_725_000_000_000_000).await;
     insert_event(&db, "e2", 3, 0, "", 1_725_000_000_000_000).await;
-    let events = store.events_after(0, "", &[], 10).await.expect("good rows");
+    let events = store
+        .events_after(0, "", &[], false, 10)
+        .await
+        .expect("good rows");
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].due, Some(day("2024-09-06")));
     assert_eq!(events[1].due, None);
@@ -115,10 +118,10 @@ async fn corrupt_compliance_events_are_errors(backend: TestBackend) {
         // Each corrupt row is read alone: after the previous one.
         let after = cursor + i64::try_from(i).unwrap();
         insert_event(&db, &format!("bad{i}"), kind, deadline_kind, due, at).await;
-        assert_decode(store.events_after(after, "", &[], 10).await, what);
+        assert_decode(store.events_after(after, "", &[], false, 10).await, what);
         // Through the ledger and the service's error: INTERNAL to a caller.
         let e = ledger(&db)
-            .events_after(after, "", &[], 10)
+            .events_after(after, "", &[], false, 10)
             .await
             .expect_err(what);
         let status = tonic::Status::from(Error::from(e));

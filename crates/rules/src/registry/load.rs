@@ -149,6 +149,14 @@ fn check_areas(
         if a.unconfirmed.iter().any(|n| n.trim().is_empty()) {
             return Err(invalid(format!("{}: empty unconfirmed name", at())));
         }
+        if let Some(lead) = &a.lead
+            && !a.municipalities.contains(lead)
+        {
+            return Err(invalid(format!(
+                "{}: lead municipality {lead} is not a member",
+                at()
+            )));
+        }
         for code in &a.municipalities {
             if !codes.insert(code.as_str()) {
                 return Err(invalid(format!(
@@ -219,4 +227,48 @@ fn parse_municipalities(csv: &str) -> Result<BTreeMap<String, Municipality>, Reg
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::super::Registry;
+
+    const CSV: &str = "code,name_fi,name_sv,kind\n091,Helsinki,Helsingfors,municipality\n\
+                       092,Vantaa,Vanda,municipality\n";
+
+    fn trial(lead: &str) -> String {
+        format!(
+            "[[trial]]\nid = \"x\"\nname = \"x\"\nstarts = \"2021-01-01\"\nends = \"2021-12-31\"\n\
+             target_group = \"2021\"\n[[trial.area]]\nslug = \"a\"\nstatute_item = \"1\"\n\
+             name = \"A\"\nmunicipalities = [\"092\"]\n{lead}"
+        )
+    }
+
+    #[test]
+    fn every_2021_area_names_a_member_as_its_lead() {
+        let registry = Registry::builtin();
+        let trial = registry.trial("2021").unwrap();
+        for area in &trial.areas {
+            let lead = area.lead.as_ref().unwrap();
+            assert!(area.municipalities.contains(lead), "{}", area.slug);
+        }
+        assert_eq!(
+            registry.current_area("kainuu").unwrap().lead.as_deref(),
+            Some("205")
+        );
+    }
+
+    #[test]
+    fn a_lead_that_is_not_a_member_is_refused() {
+        assert!(Registry::from_sources(&trial("lead = \"092\"\n"), CSV).is_ok());
+        assert!(Registry::from_sources(&trial(""), CSV).is_ok());
+        let refused = Registry::from_sources(&trial("lead = \"091\"\n"), CSV);
+        assert!(
+            refused
+                .unwrap_err()
+                .to_string()
+                .contains("lead municipality 091 is not a member")
+        );
+    }
 }

@@ -52,6 +52,10 @@ pub struct Area {
     /// municipalities), by name. They are not routable.
     #[serde(default)]
     pub unconfirmed: Vec<String>,
+    /// The lead municipality (a member) whose report collects its members' figures (2021–2024;
+    /// inferred in the data file, the statutes name none).
+    #[serde(default)]
+    pub lead: Option<String>,
     /// Target-group rule of this area, when it differs from the trial's (2017–2018).
     #[serde(default)]
     pub target_group: Option<String>,

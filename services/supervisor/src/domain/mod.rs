@@ -1,11 +1,12 @@
 //! AVI's supervision rules, free of wire and storage types: which deadlines a fact opens or meets,
 //! how deadline states move, and which compliance events follow. Deadlines come from the rules
 //! crate (effective-dated); the acknowledgement deadline is operational (configurable, default 2
-//! working days).
+//! working days). Every deadline of the area counts from its receipt of the referral at the
+//! earliest (1269/2020 24 §, DOMAIN.md § 1.b): the referral itself opens none.
 //!
 //! Applying a fact or a missed deadline is decided here in one pure step ([`decide_referral`],
-//! [`decide_fact`], [`decide_missed`]) from what the ledger loaded through the store; the ledger
-//! then writes the whole [`Decision`].
+//! [`decide_receipt`], [`decide_fact`], [`decide_missed`]) from what the ledger loaded through
+//! the store; the ledger then writes the whole [`Decision`].
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kokeilu_rules::competence::{Issuer, StatementSubject, competence};
@@ -102,6 +103,8 @@ stored_enum! {
         DeadlineMetLate = 2,
         WrongArea = 3,
         StatementOutsideCompetence = 4,
+        /// A correction: an earlier event no longer stands.
+        Retraction = 5,
     }
 }
 
@@ -113,6 +116,7 @@ impl ComplianceKind {
             Self::DeadlineMetLate => "deadline_met_late",
             Self::WrongArea => "wrong_area",
             Self::StatementOutsideCompetence => "statement_outside_competence",
+            Self::Retraction => "retraction",
         }
     }
 }
@@ -127,6 +131,15 @@ pub struct Referral {
     pub date: NaiveDate,
     pub job_search_start: NaiveDate,
     pub grounds: Vec<String>,
+    /// The residence municipality, and whether it decided the area (149/2023).
+    pub residence_municipality_code: String,
+    pub decided_by_residence: bool,
+    /// The TE office's initial interview of this job search, if it held one.
+    pub te_interview_on: Option<NaiveDate>,
+    /// The end of the previous job search (the 6-month rule).
+    pub previous_job_search_end: Option<NaiveDate>,
+    /// The date of the employment plan that travels with the referral.
+    pub employment_plan_on: Option<NaiveDate>,
 }
 
 /// What the ledger needs to know of a referral's case.
@@ -136,17 +149,34 @@ pub struct Case {
     pub area: String,
     pub pseudonym: String,
     pub job_search_start: NaiveDate,
+    /// The client's municipality inside the area (the deciding one: residence when decided by
+    /// residence).
+    pub municipality_code: String,
+    /// The case's deadlines open at the area's receipt, which has not been reported yet: facts
+    /// of the area wait for it (parked).
+    pub awaiting_receipt: bool,
 }
 
 impl Referral {
+    /// The case of a newly recorded referral: it awaits the area's receipt.
     pub fn case(&self) -> Case {
         Case {
             referral_id: self.referral_id.clone(),
             area: self.area.clone(),
             pseudonym: self.pseudonym.clone(),
             job_search_start: self.job_search_start,
+            municipality_code: self.municipality_code.clone(),
+            awaiting_receipt: true,
         }
     }
+}
+
+/// What the referral said that the deadlines opened at receipt depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intake {
+    pub job_search_start: NaiveDate,
+    pub te_interview_on: Option<NaiveDate>,
+    pub previous_job_search_end: Option<NaiveDate>,
 }
 
 /// A case for the statistics: when it was referred and how it went.
@@ -197,6 +227,12 @@ pub struct Draft {
     pub area: String,
     pub referral_id: String,
     pub pseudonym: String,
+    /// The client's municipality inside the area.
+    pub municipality: String,
+    /// The stored deadline the event is about.
+    pub deadline_id: Option<i64>,
+    /// RETRACTION: the deadline whose published miss it retracts.
+    pub retracts_deadline: Option<i64>,
     pub deadline: Option<DeadlineKind>,
     pub due: Option<NaiveDate>,
     pub date: NaiveDate,
@@ -219,6 +255,11 @@ pub struct ComplianceEvent {
     pub detail: String,
     pub rule: String,
     pub detected_at: DateTime<Utc>,
+    pub municipality: String,
+    /// RETRACTION: the event it retracts.
+    pub retracts_event_id: String,
+    /// A later RETRACTION withdrew this event.
+    pub retracted: bool,
 }
 
 /// A read of, or a request for, identifying data (the access log).
@@ -247,56 +288,96 @@ pub struct NewDeadline {
     pub opens: Option<NaiveDate>,
 }
 
-/// Deadlines a referral opens: the area's acknowledgement and the initial interview.
-pub fn on_referral(
-    referral_date: NaiveDate,
-    job_search_start: NaiveDate,
-    ack_working_days: u32,
-) -> Vec<NewDeadline> {
-    let interview = deadlines::initial_interview(job_search_start);
-    vec![
-        NewDeadline {
-            kind: DeadlineKind::Acknowledgement,
-            due: add_working_days(referral_date, ack_working_days),
-            required: 1,
-            rule: format!(
-                "operational: acknowledge within {ack_working_days} working days of the referral"
-            ),
-            opens: None,
-        },
-        NewDeadline {
-            kind: DeadlineKind::InitialInterview,
-            due: interview.due,
-            required: 1,
-            rule: interview.rule.law.to_owned(),
-            opens: None,
-        },
-    ]
+/// A rule text with the interpretation it rests on, if any.
+pub fn rule_text(d: &deadlines::Due) -> String {
+    match d.interpretation {
+        Some(why) => format!("{} (interpretation: {why})", d.rule.law),
+        None => d.rule.law.to_owned(),
+    }
 }
 
-/// Deadlines an initial interview opens.
-pub fn on_initial_interview(job_search_start: NaiveDate, held: NaiveDate) -> Vec<NewDeadline> {
-    deadlines::after_initial_interview(job_search_start, held)
+/// Deadlines the area's receipt of a referral on `received` opens (1269/2020 24 §: the area's
+/// competence, and its deadlines, start at receipt): the operational acknowledgement, counted
+/// from the receipt date so that transport delay is not the municipality's; the initial
+/// interview when the law requires a new one, counted from receipt when its statutory deadline
+/// had already passed ([`deadlines::area_initial_interview`]); and, when the TE office held the
+/// initial interview, the discussions after it, none due before receipt.
+pub fn on_receipt(intake: &Intake, received: NaiveDate, ack_working_days: u32) -> Vec<NewDeadline> {
+    let start = intake.job_search_start;
+    let mut opens = vec![NewDeadline {
+        kind: DeadlineKind::Acknowledgement,
+        due: add_working_days(received, ack_working_days),
+        required: 1,
+        rule: format!(
+            "operational: acknowledge within {ack_working_days} working days of the area's \
+             receipt of the referral (its competence starts at receipt, 1269/2020 24 §)"
+        ),
+        opens: None,
+    }];
+    match deadlines::area_initial_interview(
+        start,
+        received,
+        intake.te_interview_on,
+        intake.previous_job_search_end,
+    ) {
+        deadlines::AreaInterview::Required(due) => opens.push(NewDeadline {
+            kind: DeadlineKind::InitialInterview,
+            due: due.due,
+            required: 1,
+            rule: rule_text(&due),
+            opens: None,
+        }),
+        deadlines::AreaInterview::NotRequired { .. } => {}
+    }
+    if let Some(held) = intake.te_interview_on.filter(|held| *held >= start) {
+        opens.extend(discussions_after(start, held, Some(received)));
+    }
+    opens
+}
+
+/// The discussions due after an initial interview held on `held`; with `received`, each as the
+/// area owes it from its receipt ([`deadlines::from_receipt`]: none falls due before it).
+fn discussions_after(
+    start: NaiveDate,
+    held: NaiveDate,
+    received: Option<NaiveDate>,
+) -> Vec<NewDeadline> {
+    deadlines::after_initial_interview(start, held)
         .into_iter()
         .filter_map(|d| {
-            let (kind, opens) = match d.kind {
-                deadlines::Kind::IntensiveDiscussions => (DeadlineKind::IntensiveDiscussions, None),
-                deadlines::Kind::RegularDiscussion => (DeadlineKind::RegularDiscussion, None),
-                deadlines::Kind::HalfYearlyDiscussions => (
-                    DeadlineKind::HalfYearlyDiscussions,
-                    Some(six_month_mark(job_search_start, 1)),
-                ),
+            // The period each deadline counts from: 3 months from the interview (Nordic model),
+            // the 6-month mark, or 3 months from the start of the job search (before 2.5.2022).
+            let (kind, opens, period_start) = match d.kind {
+                deadlines::Kind::IntensiveDiscussions => {
+                    (DeadlineKind::IntensiveDiscussions, None, held)
+                }
+                deadlines::Kind::RegularDiscussion => {
+                    (DeadlineKind::RegularDiscussion, None, start)
+                }
+                deadlines::Kind::HalfYearlyDiscussions => {
+                    let mark = six_month_mark(start, 1);
+                    (DeadlineKind::HalfYearlyDiscussions, Some(mark), mark)
+                }
                 _ => return None,
+            };
+            let d = match received {
+                Some(received) => deadlines::from_receipt(d, period_start, received),
+                None => d,
             };
             Some(NewDeadline {
                 kind,
                 due: d.due,
                 required: i64::from(d.count),
-                rule: d.rule.law.to_owned(),
+                rule: rule_text(&d),
                 opens,
             })
         })
         .collect()
+}
+
+/// Deadlines an initial interview the area held on `held` opens.
+pub fn on_initial_interview(job_search_start: NaiveDate, held: NaiveDate) -> Vec<NewDeadline> {
+    discussions_after(job_search_start, held, None)
 }
 
 /// The `period`th 6-month mark of a job search that started on `start`.
@@ -330,10 +411,11 @@ pub fn next_regular(job_search_start: NaiveDate, held: NaiveDate) -> NewDeadline
     }
 }
 
-/// The outcome of meeting a deadline on `on`.
+/// The outcome of meeting a deadline on `on`. A fact dated on or before the due date meets it
+/// even when the sweep already reported it missed (the fact was on its way): met, not late.
 pub fn meet(status: DeadlineStatus, due: NaiveDate, on: NaiveDate) -> DeadlineStatus {
     match status {
-        DeadlineStatus::Open if on <= due => DeadlineStatus::Met,
+        DeadlineStatus::Open | DeadlineStatus::Missed if on <= due => DeadlineStatus::Met,
         DeadlineStatus::Open | DeadlineStatus::Missed => DeadlineStatus::MetLate,
         other => other,
     }
@@ -380,6 +462,11 @@ impl Fact {
 /// A change to a case's own dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseUpdate {
+    /// The area received the referral (24 §).
+    Received {
+        on: NaiveDate,
+        at: DateTime<Utc>,
+    },
     Acknowledged(NaiveDate),
     Rejected(NaiveDate),
     /// The first initial interview (a later one does not move it).
@@ -442,16 +529,22 @@ pub struct Decision {
 
 /// The event of a deadline missed (`date` = the due date or the day the miss was found) or met
 /// late (`date` = the day it was met).
+/// late (`date` = the day it was met), or of a retraction of a published miss (`date` = the day
+/// it was met, on time). `deadline_id`: the stored deadline, when there is one.
 pub fn deadline_event(
     kind: ComplianceKind,
     case: &Case,
-    deadline: DeadlineKind,
+    (deadline, deadline_id): (DeadlineKind, Option<i64>),
     due: NaiveDate,
     date: NaiveDate,
     rule: &str,
 ) -> Draft {
     let detail = match kind {
         ComplianceKind::DeadlineMissed => format!("{} due {due} not met", deadline.name()),
+        ComplianceKind::Retraction => format!(
+            "{} due {due} was met on {date}: the reported miss is withdrawn",
+            deadline.name()
+        ),
         _ => format!("{} due {due} met on {date}", deadline.name()),
     };
     Draft {
@@ -459,6 +552,12 @@ pub fn deadline_event(
         area: case.area.clone(),
         referral_id: case.referral_id.clone(),
         pseudonym: case.pseudonym.clone(),
+        municipality: case.municipality_code.clone(),
+        deadline_id,
+        retracts_deadline: match kind {
+            ComplianceKind::Retraction => deadline_id,
+            _ => None,
+        },
         deadline: Some(deadline),
         due: Some(due),
         date,
@@ -467,42 +566,95 @@ pub fn deadline_event(
     }
 }
 
-/// A new referral: its deadlines, and a wrong-area event when the area does not cover the
-/// client's home municipality on the referral date.
-pub fn decide_referral(r: &Referral, ack_working_days: u32, registry: &Registry) -> Decision {
-    let mut d = Decision {
-        opens: on_referral(r.date, r.job_search_start, ack_working_days)
+/// The day 149/2023 let temporary protection decide the area by the place of residence
+/// (1269/2020 4 § 2 mom as amended by 149/2023).
+pub fn residence_basis_from() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2023, 3, 1).unwrap_or(NaiveDate::MIN)
+}
+
+/// The target-group ground (rule name) that may be decided by residence.
+const TEMPORARY_PROTECTION: &str = "temporary_protection";
+
+/// A new referral: a wrong-area event when the area does not cover the client's municipality on
+/// the referral date. The home municipality decides (5 § 1 mom); the residence decides for
+/// temporary protection from 1.3.2023 (149/2023), and then the area is judged against the
+/// residence. A referral decided by residence without that basis is itself in the wrong area.
+/// No deadline opens here: the area's deadlines start at its receipt (24 §, [`on_receipt`]).
+pub fn decide_referral(r: &Referral, registry: &Registry) -> Decision {
+    let mut d = Decision::default();
+    let on = r.date;
+    let wrong = |detail: String, rule: &str| Draft {
+        kind: ComplianceKind::WrongArea,
+        area: r.area.clone(),
+        referral_id: r.referral_id.clone(),
+        pseudonym: r.pseudonym.clone(),
+        municipality: r.municipality_code.clone(),
+        deadline_id: None,
+        retracts_deadline: None,
+        deadline: None,
+        due: None,
+        date: on,
+        detail,
+        rule: rule.to_owned(),
+    };
+    let (code, rule) = if r.decided_by_residence {
+        let lawful =
+            on >= residence_basis_from() && r.grounds.iter().any(|g| g == TEMPORARY_PROTECTION);
+        if !lawful {
+            d.events.push(wrong(
+                format!(
+                    "referral decided by residence on {on} without temporary protection in force \
+                     (the residence decides only for temporary protection from 2023-03-01)"
+                ),
+                "1269/2020 5 § 1 mom (home municipality decides); 4 § 2 mom as amended by 149/2023",
+            ));
+            return d;
+        }
+        let residence = if r.residence_municipality_code.is_empty() {
+            &r.municipality_code
+        } else {
+            &r.residence_municipality_code
+        };
+        (
+            residence,
+            "1269/2020 4 § 2 mom as amended by 149/2023 (residence decides for temporary protection)",
+        )
+    } else {
+        (
+            &r.municipality_code,
+            "1269/2020 5 § 1 mom (home municipality decides)",
+        )
+    };
+    let competent = registry.area_for_municipality(code, on);
+    if competent.is_none_or(|a| a.slug != r.area) {
+        let detail = match competent {
+            Some(a) => format!(
+                "municipality {code} belongs to area {} on {on}, not {}",
+                a.slug, r.area
+            ),
+            None => format!("municipality {code} is in no trial area on {on}"),
+        };
+        d.events.push(wrong(detail, rule));
+    }
+    d
+}
+
+/// The area received the referral on `received` (at `at`): the case's deadlines open
+/// ([`on_receipt`]).
+pub fn decide_receipt(
+    intake: &Intake,
+    received: NaiveDate,
+    at: DateTime<Utc>,
+    ack_working_days: u32,
+) -> Decision {
+    Decision {
+        case: Some(CaseUpdate::Received { on: received, at }),
+        opens: on_receipt(intake, received, ack_working_days)
             .into_iter()
             .map(Opening::open)
             .collect(),
         ..Decision::default()
-    };
-    let on = r.date;
-    let competent = registry.area_for_municipality(&r.municipality_code, on);
-    if competent.is_none_or(|a| a.slug != r.area) {
-        let detail = match competent {
-            Some(a) => format!(
-                "municipality {} belongs to area {} on {on}, not {}",
-                r.municipality_code, a.slug, r.area
-            ),
-            None => format!(
-                "municipality {} is in no trial area on {on}",
-                r.municipality_code
-            ),
-        };
-        d.events.push(Draft {
-            kind: ComplianceKind::WrongArea,
-            area: r.area.clone(),
-            referral_id: r.referral_id.clone(),
-            pseudonym: r.pseudonym.clone(),
-            deadline: None,
-            due: None,
-            date: on,
-            detail,
-            rule: "1269/2020 5 § 1 mom (home municipality decides)".into(),
-        });
     }
-    d
 }
 
 /// A fact on `on` about `case`. `deadlines` are the case's open or missed deadlines of the
@@ -576,12 +728,25 @@ fn progress(
             // Met (on time or late) without a reported miss: the next 6 months begin.
             open_next_half_year(d, case, half_yearly_opened);
         }
+        let which = (kind, Some(dl.id));
+        if status == DeadlineStatus::Met && dl.status == DeadlineStatus::Missed {
+            // Met on time, but the fact reached AVI after the sweep published the miss: the
+            // miss does not stand, and one correction says so (no MET_LATE).
+            d.events.push(deadline_event(
+                ComplianceKind::Retraction,
+                case,
+                which,
+                dl.due,
+                on,
+                &dl.rule,
+            ));
+        }
         if status == DeadlineStatus::MetLate {
             if dl.status == DeadlineStatus::Open {
                 d.events.push(deadline_event(
                     ComplianceKind::DeadlineMissed,
                     case,
-                    kind,
+                    which,
                     dl.due,
                     dl.due,
                     &dl.rule,
@@ -590,7 +755,7 @@ fn progress(
             d.events.push(deadline_event(
                 ComplianceKind::DeadlineMetLate,
                 case,
-                kind,
+                which,
                 dl.due,
                 on,
                 &dl.rule,
@@ -629,6 +794,9 @@ fn statement(
             area: case.area.clone(),
             referral_id: case.referral_id.clone(),
             pseudonym: case.pseudonym.clone(),
+            municipality: case.municipality_code.clone(),
+            deadline_id: None,
+            retracts_deadline: None,
             deadline: None,
             due: None,
             date: on,
@@ -652,7 +820,7 @@ fn statement(
         d.events.push(deadline_event(
             ComplianceKind::DeadlineMetLate,
             case,
-            DeadlineKind::Statement,
+            (DeadlineKind::Statement, None),
             deadline.due,
             on,
             &deadline.rule,
@@ -674,7 +842,7 @@ pub fn decide_missed(o: &Overdue, today: NaiveDate, half_yearly_opened: i64) -> 
     d.events.push(deadline_event(
         ComplianceKind::DeadlineMissed,
         &o.case,
-        dl.kind,
+        (dl.kind, Some(dl.id)),
         dl.due,
         today,
         &dl.rule,

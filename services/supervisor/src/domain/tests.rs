@@ -7,14 +7,82 @@ fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
 }
 
+fn intake(start: NaiveDate) -> Intake {
+    Intake {
+        job_search_start: start,
+        te_interview_on: None,
+        previous_job_search_end: None,
+    }
+}
+
 #[test]
-fn a_referral_opens_acknowledgement_and_initial_interview_deadlines() {
-    let d = on_referral(day(2024, 9, 2), day(2024, 8, 30), 2);
+fn the_receipt_opens_acknowledgement_and_initial_interview_deadlines() {
+    // Received Mon 2.9; the job search began Fri 30.8: the statutory 5 working days (Fri 6.9)
+    // fall after the receipt and stand.
+    let d = on_receipt(&intake(day(2024, 8, 30)), day(2024, 9, 2), 2);
     assert_eq!(d[0].kind, DeadlineKind::Acknowledgement);
     assert_eq!(d[0].due, day(2024, 9, 4));
+    assert!(d[0].rule.contains("24 §"), "{}", d[0].rule);
     assert_eq!(d[1].kind, DeadlineKind::InitialInterview);
-    // Fri 30.8 + 5 working days = Fri 6.9.
     assert_eq!(d[1].due, day(2024, 9, 6));
+    assert!(!d[1].rule.contains("interpretation"), "{}", d[1].rule);
+    assert_eq!(d.len(), 2);
+}
+
+#[test]
+fn a_statutory_deadline_that_passed_before_receipt_counts_from_receipt() {
+    // Job search began 19.8; received 2.9 (after 26.8, the statutory due date): 5 working days
+    // from receipt, with the interpretation in the rule text.
+    let d = on_receipt(&intake(day(2024, 8, 19)), day(2024, 9, 2), 2);
+    let interview = d
+        .iter()
+        .find(|d| d.kind == DeadlineKind::InitialInterview)
+        .unwrap();
+    assert_eq!(interview.due, day(2024, 9, 9));
+    assert!(
+        interview.rule.contains("(interpretation: "),
+        "{}",
+        interview.rule
+    );
+    assert!(d.iter().all(|d| d.due >= day(2024, 9, 2)));
+}
+
+#[test]
+fn after_a_te_interview_the_area_owes_discussions_none_due_before_receipt() {
+    let start = day(2024, 3, 4);
+    let d = on_receipt(
+        &Intake {
+            te_interview_on: Some(day(2024, 3, 6)),
+            ..intake(start)
+        },
+        day(2024, 9, 2),
+        2,
+    );
+    assert!(d.iter().all(|d| d.kind != DeadlineKind::InitialInterview));
+    let intensive = d
+        .iter()
+        .find(|d| d.kind == DeadlineKind::IntensiveDiscussions)
+        .unwrap();
+    // 3 months from the TE interview had passed (6.6): counted from receipt.
+    assert!(intensive.due > day(2024, 9, 2), "{intensive:?}");
+    assert!(intensive.rule.contains("interpretation"));
+    assert!(d.iter().all(|d| d.due >= day(2024, 9, 2)), "{d:?}");
+}
+
+#[test]
+fn the_6_month_rule_owes_no_new_initial_interview() {
+    let d = on_receipt(
+        &Intake {
+            previous_job_search_end: Some(day(2024, 6, 1)),
+            ..intake(day(2024, 8, 30))
+        },
+        day(2024, 9, 2),
+        2,
+    );
+    assert_eq!(
+        d.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [DeadlineKind::Acknowledgement]
+    );
 }
 
 #[test]
@@ -50,6 +118,8 @@ fn deadlines_move_from_open_to_met_or_late() {
         meet(DeadlineStatus::Missed, due, day(2024, 9, 9)),
         DeadlineStatus::MetLate
     );
+    // Reported missed, but the fact is dated on the due date: met.
+    assert_eq!(meet(DeadlineStatus::Missed, due, due), DeadlineStatus::Met);
     assert_eq!(
         meet(DeadlineStatus::Met, due, day(2024, 9, 9)),
         DeadlineStatus::Met
@@ -64,6 +134,8 @@ fn case() -> Case {
         area: "kainuu".into(),
         pseudonym: "p1".into(),
         job_search_start: day(2024, 3, 4),
+        municipality_code: "205".into(),
+        awaiting_receipt: false,
     }
 }
 
@@ -317,6 +389,87 @@ fn a_missed_deadline_is_one_event_and_half_years_roll_on() {
     );
 }
 
+fn referral(municipality: &str, on: NaiveDate) -> Referral {
+    Referral {
+        referral_id: "r1".into(),
+        area: "kainuu".into(),
+        pseudonym: "p1".into(),
+        municipality_code: municipality.into(),
+        date: on,
+        job_search_start: day(2024, 8, 30),
+        grounds: vec![],
+        residence_municipality_code: String::new(),
+        decided_by_residence: false,
+        te_interview_on: None,
+        previous_job_search_end: None,
+        employment_plan_on: None,
+    }
+}
+
+#[test]
+fn a_temporary_protection_referral_by_residence_is_judged_by_the_residence() {
+    let registry = Registry::builtin();
+    let on = day(2024, 9, 2);
+    // Home municipality Helsinki (another area), residence Kajaani: lawful by residence.
+    let by_residence = Referral {
+        municipality_code: "205".into(),
+        residence_municipality_code: "205".into(),
+        decided_by_residence: true,
+        grounds: vec!["temporary_protection".into()],
+        ..referral("091", on)
+    };
+    assert!(decide_referral(&by_residence, registry).events.is_empty());
+    // The residence in another area: wrong area, judged against the residence.
+    let elsewhere = Referral {
+        residence_municipality_code: "091".into(),
+        ..by_residence.clone()
+    };
+    let d = decide_referral(&elsewhere, registry);
+    assert_eq!(d.events.len(), 1);
+    assert!(d.events[0].detail.contains("091"), "{}", d.events[0].detail);
+    assert!(d.events[0].rule.contains("149/2023"));
+    // Before 1.3.2023 the residence decided nothing: the referral by residence is flagged.
+    let early = Referral {
+        date: day(2023, 2, 28),
+        ..by_residence.clone()
+    };
+    assert_eq!(decide_referral(&early, registry).events.len(), 1);
+    // Without temporary protection, neither.
+    let no_tp = Referral {
+        grounds: vec!["under_30".into()],
+        ..by_residence
+    };
+    assert_eq!(decide_referral(&no_tp, registry).events.len(), 1);
+}
+
+#[test]
+fn an_on_time_fact_after_the_reported_miss_retracts_it() {
+    let c = case();
+    let due = day(2024, 9, 6);
+    let missed = deadline(
+        7,
+        DeadlineKind::InitialInterview,
+        due,
+        1,
+        0,
+        DeadlineStatus::Missed,
+    );
+    let d = decide_fact(&Fact::InitialInterviewHeld, due, &c, &[missed], 0).unwrap();
+    assert_eq!(
+        d.changes,
+        [DeadlineChange::Met {
+            id: 7,
+            done: 1,
+            status: DeadlineStatus::Met,
+            on: due
+        }]
+    );
+    let kinds: Vec<_> = d.events.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ComplianceKind::Retraction]);
+    assert_eq!(d.events[0].retracts_deadline, Some(7));
+    assert_eq!(d.events[0].municipality, "205");
+}
+
 #[test]
 fn a_referral_to_an_area_that_does_not_cover_the_municipality_is_flagged() {
     let registry = Registry::builtin();
@@ -327,19 +480,15 @@ fn a_referral_to_an_area_that_does_not_cover_the_municipality_is_flagged() {
         .slug
         .clone();
     let referral = |area: &str| Referral {
-        referral_id: "r1".into(),
         area: area.into(),
-        pseudonym: "p1".into(),
-        municipality_code: "837".into(),
-        date: on,
-        job_search_start: day(2024, 8, 30),
-        grounds: vec![],
+        ..referral("837", on)
     };
-    let right = decide_referral(&referral(&competent), 2, registry);
+    let right = decide_referral(&referral(&competent), registry);
     assert!(right.events.is_empty());
-    assert_eq!(right.opens.len(), 2);
-    let wrong = decide_referral(&referral("kainuu"), 2, registry);
-    assert_eq!(wrong.opens, right.opens);
+    // The deadlines open at receipt, not at the referral.
+    assert!(right.opens.is_empty());
+    let wrong = decide_referral(&referral("kainuu"), registry);
+    assert!(wrong.opens.is_empty());
     assert_eq!(
         events(&wrong),
         [(ComplianceKind::WrongArea, None, None, on)]
@@ -354,7 +503,7 @@ fn stored_numbers_convert_both_ways_and_unknown_ones_are_errors() {
     for n in 1..=5 {
         assert_eq!(i64::from(DeadlineStatus::try_from(n).unwrap()), n);
     }
-    for n in 1..=4 {
+    for n in 1..=5 {
         assert_eq!(i64::from(ComplianceKind::try_from(n).unwrap()), n);
     }
     assert_eq!(

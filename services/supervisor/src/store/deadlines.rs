@@ -5,6 +5,7 @@ use kokeilu_bus::{Backend, Tx};
 
 use kokeilu_bus::stored::{code, date};
 
+use super::cases::{CASE_COLUMNS, CaseRow};
 use super::{Store, count};
 use crate::domain::{
     Cancel, Case, Deadline, DeadlineChange, DeadlineCount, DeadlineKind, DeadlineStatus, Opening,
@@ -41,10 +42,8 @@ impl TryFrom<DeadlineRow> for Deadline {
 struct OverdueRow {
     #[sqlx(flatten)]
     deadline: DeadlineRow,
-    referral_id: String,
-    area_id: String,
-    client_pseudonym: String,
-    job_search_start: String,
+    #[sqlx(flatten)]
+    case: CaseRow,
 }
 
 impl TryFrom<OverdueRow> for Overdue {
@@ -52,12 +51,7 @@ impl TryFrom<OverdueRow> for Overdue {
     fn try_from(r: OverdueRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             deadline: Deadline::try_from(r.deadline)?,
-            case: Case {
-                referral_id: r.referral_id,
-                area: r.area_id,
-                pseudonym: r.client_pseudonym,
-                job_search_start: date("cases.job_search_start", &r.job_search_start)?,
-            },
+            case: Case::try_from(r.case)?,
         })
     }
 }
@@ -220,20 +214,20 @@ impl Store {
 
     /// Up to `limit` open deadlines due before `today`, oldest first.
     pub async fn overdue(&self, today: NaiveDate, limit: i64) -> Result<Vec<Overdue>, sqlx::Error> {
-        sqlx::query_as::<_, OverdueRow>(
-            "SELECT d.id, d.kind, d.due, d.required, d.done, d.status, d.rule, d.referral_id, \
-             d.area_id, d.client_pseudonym, c.job_search_start \
+        let sql = format!(
+            "SELECT d.id, d.kind, d.due, d.required, d.done, d.status, d.rule, {CASE_COLUMNS} \
              FROM deadlines d JOIN cases c ON c.referral_id = d.referral_id \
-             WHERE d.status = $1 AND d.due < $2 ORDER BY d.due, d.id LIMIT $3",
-        )
-        .bind(i64::from(DeadlineStatus::Open))
-        .bind(today.to_string())
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?
-        .into_iter()
-        .map(Overdue::try_from)
-        .collect()
+             WHERE d.status = $1 AND d.due < $2 ORDER BY d.due, d.id LIMIT $3"
+        );
+        sqlx::query_as::<_, OverdueRow>(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(DeadlineStatus::Open))
+            .bind(today.to_string())
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?
+            .into_iter()
+            .map(Overdue::try_from)
+            .collect()
     }
 
     /// Marks an open deadline missed; `false` when it is no longer open (another sweep or a

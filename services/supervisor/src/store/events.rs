@@ -5,7 +5,7 @@ use kokeilu_bus::Tx;
 
 use kokeilu_bus::stored::{code, date, instant, micros};
 
-use super::Store;
+use super::{Store, count};
 use crate::domain::{ComplianceEvent, ComplianceKind, Draft};
 
 /// Serialises the writers of the compliance-event feed (see `Db::lock_feed`).
@@ -29,6 +29,10 @@ struct EventRow {
     detail: String,
     rule: String,
     detected_at: i64,
+    municipality_code: String,
+    retracts_event_id: String,
+    /// A boolean as 0/1 (the Any driver reads no SQLite booleans).
+    retracted: i64,
 }
 
 impl TryFrom<EventRow> for ComplianceEvent {
@@ -53,6 +57,9 @@ impl TryFrom<EventRow> for ComplianceEvent {
             detail: r.detail,
             rule: r.rule,
             detected_at: instant("compliance_events.detected_at", r.detected_at)?,
+            municipality: r.municipality_code,
+            retracts_event_id: r.retracts_event_id,
+            retracted: r.retracted != 0,
         })
     }
 }
@@ -65,13 +72,15 @@ impl Store {
         tx: &mut Tx,
         event_id: &str,
         d: &Draft,
+        retracts_event_id: &str,
         detected_at: DateTime<Utc>,
     ) -> Result<i64, sqlx::Error> {
         self.feed.lock(&self.db, tx).await?;
         let (seq,): (i64,) = sqlx::query_as(
             "INSERT INTO compliance_events (event_id, kind, area_id, referral_id, client_pseudonym, \
-             deadline_kind, due, event_date, detail, rule, detected_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq",
+             deadline_kind, due, event_date, detail, rule, detected_at, municipality_code, \
+             deadline_id, retracts_event_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
         )
         .bind(event_id)
         .bind(i64::from(d.kind))
@@ -84,18 +93,72 @@ impl Store {
         .bind(&d.detail)
         .bind(&d.rule)
         .bind(micros(detected_at))
+        .bind(&d.municipality)
+        .bind(d.deadline_id)
+        .bind(retracts_event_id)
         .fetch_one(&mut **tx)
         .await?;
         Ok(seq)
     }
 
+    /// Marks the standing miss published for a deadline as retracted; returns its event id
+    /// (`None` when no standing miss of it is stored).
+    pub async fn retract_miss(
+        &self,
+        tx: &mut Tx,
+        deadline_id: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let found: Option<(String,)> = sqlx::query_as(
+            "SELECT event_id FROM compliance_events WHERE deadline_id = $1 AND kind = $2 \
+             AND NOT retracted ORDER BY seq LIMIT 1",
+        )
+        .bind(deadline_id)
+        .bind(i64::from(ComplianceKind::DeadlineMissed))
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((event_id,)) = found else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE compliance_events SET retracted = TRUE WHERE event_id = $1")
+            .bind(&event_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(Some(event_id))
+    }
+
+    /// Compliance events of an area per municipality: (municipality, standing, retracted).
+    /// Retractions themselves are neither.
+    pub async fn event_counts(&self, area: &str) -> Result<Vec<(String, u32, u32)>, sqlx::Error> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT municipality_code, \
+             SUM(CASE WHEN retracted THEN 0 ELSE 1 END) AS standing, \
+             SUM(CASE WHEN retracted THEN 1 ELSE 0 END) AS withdrawn \
+             FROM compliance_events WHERE area_id = $1 AND kind <> $2 \
+             GROUP BY municipality_code ORDER BY municipality_code",
+        )
+        .bind(area)
+        .bind(i64::from(ComplianceKind::Retraction))
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(m, standing, withdrawn)| {
+                Ok((
+                    m,
+                    count("standing", standing)?,
+                    count("retracted", withdrawn)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Compliance events after `cursor`, oldest first, of an area (all when empty) and of
-    /// `kinds` (all when empty).
+    /// `kinds` (all when empty); `standing_only`: without retracted events and retractions.
     pub async fn events_after(
         &self,
         cursor: i64,
         area: &str,
         kinds: &[ComplianceKind],
+        standing_only: bool,
         limit: i64,
     ) -> Result<Vec<ComplianceEvent>, sqlx::Error> {
         let kind_filter = if kinds.is_empty() {
@@ -108,10 +171,22 @@ impl Store {
                 .join(", ");
             format!(" AND kind IN ({list})")
         };
+        let standing = if standing_only {
+            // A constant, not input.
+            format!(
+                " AND NOT retracted AND kind <> {}",
+                i64::from(ComplianceKind::Retraction)
+            )
+        } else {
+            String::new()
+        };
         let sql = format!(
             "SELECT seq, event_id, kind, area_id, referral_id, client_pseudonym, deadline_kind, \
-             due, event_date, detail, rule, detected_at FROM compliance_events \
-             WHERE seq > $1 AND ($2 = '' OR area_id = $2){kind_filter} ORDER BY seq LIMIT $3"
+             due, event_date, detail, rule, detected_at, municipality_code, retracts_event_id, \
+             CAST(CASE WHEN retracted THEN 1 ELSE 0 END AS BIGINT) AS retracted \
+             FROM compliance_events \
+             WHERE seq > $1 AND ($2 = '' OR area_id = $2){kind_filter}{standing} \
+             ORDER BY seq LIMIT $3"
         );
         let mut query = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
             .bind(cursor)
