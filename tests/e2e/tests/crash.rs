@@ -177,8 +177,8 @@ async fn assert_exactly_once(dir: &Path, n: i64) {
         .await,
         n
     );
-    // One receipt, one acknowledgement and one fact for AVI per referral.
-    assert_eq!(scalar(&area, "SELECT COUNT(*) FROM outbox").await, 3 * n);
+    // One receipt and one acknowledgement, each with its fact for AVI, per referral.
+    assert_eq!(scalar(&area, "SELECT COUNT(*) FROM outbox").await, 4 * n);
     assert_eq!(scalar(&te, "SELECT COUNT(*) FROM outbox").await, 2 * n);
 }
 
@@ -294,10 +294,10 @@ async fn supervisor_killed_mid_stream_loses_and_doubles_nothing() {
     wait_acknowledged(dir.path(), 1000, "1000 acknowledged at te-office").await;
     avi.restart();
 
-    // Every referral's two facts (issued, acknowledged) applied once.
-    wait_for("AVI to apply 2000 facts", Duration::from_secs(180), || {
+    // Every referral's three facts (issued, received, acknowledged) applied once.
+    wait_for("AVI to apply 3000 facts", Duration::from_secs(180), || {
         let avi_db = avi_db.clone();
-        async move { (scalar(&avi_db, "SELECT COUNT(*) FROM inbox").await == 2000).then_some(()) }
+        async move { (scalar(&avi_db, "SELECT COUNT(*) FROM inbox").await == 3000).then_some(()) }
     })
     .await;
     stop.store(true, Ordering::Relaxed);

@@ -72,7 +72,11 @@ async fn a_message_delivered_twice_has_one_effect() {
     // …with one effect: one stored referral, one receipt, one "delivered" in the history.
     let area_db = &sys.areas["kainuu"].db;
     assert_eq!(count(area_db, "incoming_referrals").await, 1);
-    assert_eq!(count(area_db, "outbox").await, 1);
+    assert_eq!(
+        count(area_db, "outbox").await,
+        2,
+        "the receipt to te-office and its fact to AVI"
+    );
     assert_eq!(count(area_db, "inbox").await, 1);
     let r = te
         .get_referral(te::GetReferralRequest {

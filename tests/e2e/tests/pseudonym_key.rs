@@ -160,9 +160,10 @@ async fn no_trial_area_table_holds_the_pseudonym_key(backend: TestBackend) {
         .await
         .unwrap();
     wait_status(&mut te, &id, te::ReferralStatus::Acknowledged).await;
-    // AVI applied the TE office's fact and the area's two, all under te-office's pseudonym.
-    wait_for("AVI to take in three facts", WAIT, || async {
-        (count(&sys.supervisor.db, "inbox").await == 3).then_some(())
+    // AVI applied the TE office's fact and the area's three (receipt, acknowledgement,
+    // interview), all under te-office's pseudonym.
+    wait_for("AVI to take in four facts", WAIT, || async {
+        (count(&sys.supervisor.db, "inbox").await == 4).then_some(())
     })
     .await;
     let expected = Pseudonymizer::new(&sys.pseudonym_key).pseudonym(person(1).expose());

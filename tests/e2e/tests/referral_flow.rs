@@ -105,8 +105,8 @@ async fn acknowledged_end_to_end(backend: TestBackend) {
     assert_eq!(again.referral_id, resp.referral_id);
     assert_eq!(
         count(&sys.areas["kainuu"].db, "outbox").await,
-        3,
-        "receipt, acknowledgement and its fact for AVI only"
+        4,
+        "receipt and its fact for AVI, acknowledgement and its fact for AVI only"
     );
     sys.stop().await;
 }

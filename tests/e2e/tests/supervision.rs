@@ -391,7 +391,7 @@ async fn no_identity_code_reaches_avi_in_routine_traffic(backend: TestBackend) {
             let unsent =
                 supervisor_count(&sys, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").await;
             // 4 issued + 2 acknowledged + 1 interview + 1 statement + 1 rejected.
-            (facts == 9 && inbox == 9 && unsent == 0).then_some(())
+            (facts == 13 && inbox == 13 && unsent == 0).then_some(())
         },
     )
     .await;
@@ -729,7 +729,7 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
         "AVI to apply the transfers",
         Duration::from_secs(30),
         || async {
-            (supervisor_count(&sys, "SELECT COUNT(*) FROM inbox").await == 6).then_some(())
+            (supervisor_count(&sys, "SELECT COUNT(*) FROM inbox").await == 8).then_some(())
         },
     )
     .await;
@@ -783,7 +783,7 @@ async fn half_yearly_discussions_count_only_in_their_month(backend: TestBackend)
     // Before the mark: counts for the regular discussions, not the half-yearly ones.
     discussion(&sys, &id, day(2024, 8, 1)).await;
     discussion(&sys, &id, day(2024, 9, 10)).await;
-    wait_facts(&sys, 5).await;
+    wait_facts(&sys, 6).await;
     let half = DeadlineKind::HalfYearlyDiscussions as i32;
     let half_yearly = |events: &[ComplianceEvent]| {
         of(events, &id)
@@ -806,7 +806,7 @@ async fn half_yearly_discussions_count_only_in_their_month(backend: TestBackend)
         [ComplianceKind::DeadlineMissed as i32]
     );
     discussion(&sys, &id, day(2024, 10, 8)).await;
-    wait_facts(&sys, 6).await;
+    wait_facts(&sys, 7).await;
     assert_eq!(
         half_yearly(&all_events(&sys).await),
         [
