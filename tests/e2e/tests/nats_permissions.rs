@@ -897,9 +897,9 @@ async fn the_services_work_under_their_own_users() {
         kokeilu_proto::teoffice::ReferralStatus::Acknowledged,
     )
     .await;
-    // AVI applied both facts (issued by te-office, acknowledged by kainuu).
-    wait_for("AVI to take in both facts", SHORT * 6, || async {
-        (support::count(&sys.supervisor.db, "inbox").await == 2).then_some(())
+    // AVI applied the three facts (issued by te-office, received and acknowledged by kainuu).
+    wait_for("AVI to take in the three facts", SHORT * 6, || async {
+        (support::count(&sys.supervisor.db, "inbox").await == 3).then_some(())
     })
     .await;
     sys.stop().await;
