@@ -4,6 +4,7 @@
 //! about a referral issued to that area ([`crate::domain::trust`]); anything else is refused as a
 //! security event and changes nothing.
 
+use chrono::{DateTime, Utc};
 use kokeilu_bus::envelope::open;
 use kokeilu_bus::{ConsumerConfig, Handler, HandlerError, Incoming, Tx};
 use kokeilu_proto::referral::{ReferralAcknowledged, ReferralReceived, ReferralRejected};
@@ -86,6 +87,28 @@ fn decode(msg: &Incoming) -> Result<Decoded, HandlerError> {
     })
 }
 
+/// A status change timestamped before the referral was issued, or a decision timestamped before
+/// the referral's previous change, is a clock that ran backwards somewhere: it is refused (to the
+/// dead-letter stream) rather than recorded out of time order. A receipt that arrives after the
+/// decision is recorded if it lies after the issue (`answer_outcome` records it only).
+fn before_previous(
+    issued: DateTime<Utc>,
+    latest: Option<DateTime<Utc>>,
+    answer: &Answer,
+) -> Option<String> {
+    let previous = match answer.status {
+        Status::Acknowledged | Status::Rejected => latest.unwrap_or(issued).max(issued),
+        _ => issued,
+    };
+    (answer.at < previous).then(|| {
+        format!(
+            "{:?} of referral {} at {} is before its previous change at {previous}: refused, \
+             a status history stays in time order",
+            answer.status, answer.referral_id, answer.at
+        )
+    })
+}
+
 impl Handler for Answers {
     async fn handle(&self, tx: &mut Tx, msg: &Incoming) -> Result<(), HandlerError> {
         let answer = decode(msg)?;
@@ -116,6 +139,14 @@ impl Handler for Answers {
             rejection_reason: answer.reason,
             detail: answer.detail,
         };
+        let latest = self
+            .desk
+            .store
+            .latest_change_at(tx, &referral.referral_id)
+            .await?;
+        if let Some(earlier) = before_previous(referral.created_at, latest, &answer) {
+            return Err(HandlerError::Permanent(earlier));
+        }
         let outcome = self.desk.record_answer(tx, &referral, &answer).await?;
         if outcome == AnswerOutcome::Conflict {
             return Err(HandlerError::Permanent(format!(
@@ -129,5 +160,41 @@ impl Handler for Answers {
 
     fn committed(&self, _msg: &Incoming) {
         self.desk.feed_changed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+
+    fn answer(status: Status, at: DateTime<Utc>) -> Answer {
+        Answer {
+            at,
+            referral_id: "r".into(),
+            area_id: "kainuu".into(),
+            status,
+            rejection_reason: 0,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_change_before_the_previous_one_is_refused() {
+        let issued = Utc.with_ymd_and_hms(2024, 9, 2, 6, 0, 0).unwrap();
+        let delivered = issued + Duration::seconds(1);
+        let early = issued - Duration::seconds(1);
+        assert!(before_previous(issued, None, &answer(Status::Delivered, early)).is_some());
+        assert!(before_previous(issued, None, &answer(Status::Delivered, delivered)).is_none());
+        let ack_before_receipt = answer(Status::Acknowledged, issued + Duration::milliseconds(500));
+        assert!(before_previous(issued, Some(delivered), &ack_before_receipt).is_some());
+        let ack = answer(Status::Acknowledged, delivered + Duration::seconds(1));
+        assert!(before_previous(issued, Some(delivered), &ack).is_none());
+        // A receipt arriving after the decision: only its order after the issue counts.
+        let receipt = answer(Status::Delivered, delivered);
+        assert!(
+            before_previous(issued, Some(delivered + Duration::seconds(5)), &receipt).is_none()
+        );
     }
 }

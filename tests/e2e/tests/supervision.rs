@@ -671,13 +671,15 @@ async fn a_transfer_closes_what_was_not_yet_due_and_ends_recording(backend: Test
     let Some(sys) = InProcess::start(backend, &["kainuu"]).await else {
         return;
     };
+    // Job search from Monday 26.8, received that day: initial interview due Monday 2.9, before
+    // the transfer.
+    set_day(&sys, day(2024, 8, 26));
+    let earlier = referred(&sys, 41, day(2024, 8, 26)).await;
+    acknowledged(&sys, &earlier).await;
     set_day(&sys, day(2024, 9, 2));
     // Job search from Monday 2.9: initial interview due Monday 9.9, after the transfer.
     let later = referred(&sys, 40, day(2024, 9, 2)).await;
-    // Job search from Monday 26.8: initial interview due Monday 2.9, before the transfer.
-    let earlier = referred(&sys, 41, day(2024, 8, 26)).await;
     acknowledged(&sys, &later).await;
-    acknowledged(&sys, &earlier).await;
     set_day(&sys, day(2024, 9, 4));
     let mut area = sys.area("kainuu").await;
     let transfer = |id: &str, destination: &str| ta::TransferClientRequest {

@@ -328,6 +328,20 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// The time of the referral's latest history entry, if any.
+    pub async fn latest_change_at(
+        &self,
+        tx: &mut Tx,
+        referral_id: &str,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let (at,): (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(at) FROM referral_events WHERE referral_id = $1")
+                .bind(referral_id)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(at.and_then(DateTime::from_timestamp_micros))
+    }
+
     pub async fn get(&self, referral_id: &str) -> Result<Option<Referral>, sqlx::Error> {
         sqlx::query_as::<_, ReferralRecord>(select_referral!("WHERE referral_id = $1"))
             .bind(referral_id)
