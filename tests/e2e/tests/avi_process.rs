@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use kokeilu_proto::supervision::{ActionKind, SupervisoryAction, SuspensionScope};
 use kokeilu_proto::supervisor as avi;
 use kokeilu_proto::trialarea as ta;
@@ -26,16 +26,6 @@ on_both_backends!(
     a_complaint_is_tracked_from_receipt_to_a_decision,
     the_ministry_notice_lists_the_procedures_under_way,
 );
-
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-/// Moves the shared service clock to 09:00 Finnish time on `d`.
-fn set_day(sys: &InProcess, d: NaiveDate) {
-    sys.clock
-        .set(Utc.from_utc_datetime(&d.and_hms_opt(6, 0, 0).unwrap()));
-}
 
 fn key() -> String {
     uuid::Uuid::now_v7().to_string()

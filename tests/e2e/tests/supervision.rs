@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use futures::StreamExt;
 use kokeilu_proto::supervision::{ComplianceEvent, ComplianceKind, DeadlineKind};
 use kokeilu_proto::supervisor as avi;
@@ -33,16 +33,6 @@ on_both_backends!(
     no_identity_code_reaches_avi_in_routine_traffic,
     half_yearly_discussions_count_only_in_their_month,
 );
-
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
-
-/// Moves the shared service clock to 09:00 Finnish time on `d`.
-fn set_day(sys: &InProcess, d: NaiveDate) {
-    sys.clock
-        .set(Utc.from_utc_datetime(&d.and_hms_opt(6, 0, 0).unwrap()));
-}
 
 async fn all_events(sys: &InProcess) -> Vec<ComplianceEvent> {
     sys.avi()

@@ -334,3 +334,14 @@ pub async fn wait_status(
     )
     .await
 }
+
+/// A date from constant parts.
+pub fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// Moves the shared service clock to 09:00 Finnish time on `d`.
+pub fn set_day(sys: &InProcess, d: chrono::NaiveDate) {
+    sys.clock
+        .set(Utc.from_utc_datetime(&d.and_hms_opt(6, 0, 0).unwrap()));
+}
